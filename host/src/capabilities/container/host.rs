@@ -1,0 +1,30 @@
+use std::time::Instant;
+
+use crate::runtime::bindings::container::{ContainerError, Host, Step, StepOutcome};
+use crate::runtime::HostState;
+
+impl Host for HostState {
+    async fn run_step(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
+        let declared = self.lent.declared.as_ref();
+        if !declared.is_some_and(|c| c.container) {
+            return Ok(Err(ContainerError::Denied(
+                "access denied: the plugin did not declare the `container` capability".into(),
+            )));
+        }
+        if step.gpu.is_some() && !declared.is_some_and(|c| c.gpu) {
+            return Ok(Err(ContainerError::Denied(format!(
+                "access denied: step `{}` asks for GPUs but the plugin did not declare the `gpu` capability",
+                step.name
+            ))));
+        }
+        let started = Instant::now();
+        let backend = self.lent.container.clone();
+        let result = backend.run_step(&self.lent.plugin, &step).await;
+        self.clock.host_call_ended(started);
+        if let Err(ContainerError::Unavailable(reason)) = &result {
+            let hint = "run `hostbuild doctor` to see what is missing and how to start it".to_string();
+            self.unavailable = Some((reason.clone(), hint));
+        }
+        Ok(result)
+    }
+}

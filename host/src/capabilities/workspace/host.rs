@@ -1,0 +1,52 @@
+use std::time::Instant;
+
+use super::{EntryKind, FsError};
+use crate::runtime::bindings::workspace::{Entry, EntryKind as WitKind, FsError as WitError, Host, Tree};
+use crate::runtime::HostState;
+
+fn wit_error(e: FsError) -> WitError {
+    match e {
+        FsError::NotFound(m) => WitError::NotFound(m),
+        FsError::InvalidPath(m) => WitError::InvalidPath(m),
+        FsError::NotPermitted(m) => WitError::NotPermitted(m),
+        FsError::Io(m) => WitError::Io(m),
+    }
+}
+
+fn wit_entry(e: super::Entry) -> Entry {
+    let kind = match e.kind {
+        EntryKind::File => WitKind::File,
+        EntryKind::Directory => WitKind::Directory,
+        EntryKind::Symlink => WitKind::Symlink,
+        EntryKind::Other => WitKind::Other,
+    };
+    Entry { name: e.name, kind, size: e.size, executable: e.executable }
+}
+
+impl HostState {
+    /// Runs a workspace operation, counting its time as host time.
+    fn files<R>(&mut self, f: impl FnOnce(&super::Workspace) -> Result<R, FsError>) -> Result<R, WitError> {
+        let started = Instant::now();
+        let result = f(&self.lent.workspace).map_err(wit_error);
+        self.clock.host_call_ended(started);
+        result
+    }
+}
+
+impl Host for HostState {
+    async fn read_file(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Vec<u8>, WitError>> {
+        Ok(self.files(|ws| ws.read(tree == Tree::Output, &path)))
+    }
+
+    async fn list_dir(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
+        Ok(self.files(|ws| ws.list(tree == Tree::Output, &path)).map(|v| v.into_iter().map(wit_entry).collect()))
+    }
+
+    async fn metadata(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Entry, WitError>> {
+        Ok(self.files(|ws| ws.metadata(tree == Tree::Output, &path)).map(wit_entry))
+    }
+
+    async fn write_file(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self.files(|ws| ws.write(&path, &contents)))
+    }
+}

@@ -1,0 +1,117 @@
+//! The command line, as clap definitions only; `commands/` runs them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::options::RawOption;
+
+/// Build every platform of your project in sandboxed WebAssembly plugins.
+///
+/// A platform (an armv7 cross-build, a CUDA builder, a wheel builder...) is
+/// a `.wasm` component that says what to build; hostbuild lends it
+/// containers, files and artifact storage, and nothing else.
+#[derive(Debug, Parser)]
+#[command(name = "hostbuild", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Examples:\n  \
+    hostbuild inspect plugins/armv7.wasm\n  \
+    hostbuild run plugins/armv7.wasm --source examples/cmake-hello --opt build-type=Debug\n  \
+    hostbuild doctor\n\n\
+    Exit status: 0 ok, 1 internal error, 2 usage, 3 plugin not found, 4 plugin invalid,\n\
+    5 plugin incompatible, 6 plugin failed, 7 step failed, 8 infrastructure unavailable.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Show debug lines from plugins and the host.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Where compiled plugins are cached [default: $XDG_CACHE_HOME/hostbuild or ~/.cache/hostbuild].
+    #[arg(long, global = true, env = "HOSTBUILD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build with one or more platform plugins.
+    ///
+    /// For each plugin: load it, check its options, build its images, run
+    /// its build steps, then detect its artifacts in `OUT/build.<platform>/`.
+    Run(RunArgs),
+    /// Show what a plugin is, needs and accepts, without running it.
+    Inspect(InspectArgs),
+    /// Check what hostbuild needs on this machine, with the fix for each gap.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plugin files (`.wasm` components), e.g. plugins/armv7.wasm.
+    #[arg(required = true, value_name = "PLUGIN")]
+    pub plugins: Vec<PathBuf>,
+
+    /// The project to build; mounted read-only.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub source: PathBuf,
+
+    /// Where the output trees `build.<platform>/` go.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// A plugin option, KEY=VALUE, or PLUGIN:KEY=VALUE for one plugin of
+    /// several. Repeatable. `hostbuild inspect` lists the options.
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    pub options: Vec<RawOption>,
+
+    /// Print the result as JSON on stdout (logs become JSON lines on stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The plugin file.
+    #[arg(value_name = "PLUGIN")]
+    pub plugin: PathBuf,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Limits every plugin call runs under.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Seconds a plugin may compute in one call (time in containers does not count).
+    #[arg(long, env = "HOSTBUILD_PLUGIN_TIME_LIMIT", default_value_t = 60.0, value_name = "SECONDS")]
+    pub plugin_time_limit: f64,
+
+    /// MiB of memory a plugin may use.
+    #[arg(long, env = "HOSTBUILD_PLUGIN_MEMORY_LIMIT", default_value_t = 512, value_name = "MIB")]
+    pub plugin_memory_limit: usize,
+}
+
+impl Cli {
+    /// Whether the command asked for JSON output.
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Run(a) => a.json,
+            Command::Inspect(a) => a.json,
+            Command::Doctor(a) => a.json,
+        }
+    }
+}

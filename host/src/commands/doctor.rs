@@ -1,0 +1,135 @@
+//! `hostbuild doctor`: each prerequisite, ok or missing, with its fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::capabilities::container::engine;
+use crate::cli::DoctorArgs;
+use crate::diagnostics::ExitStatus;
+
+#[derive(Serialize)]
+struct Check {
+    name: &'static str,
+    ok: bool,
+    /// A missing optional item does not fail `doctor`.
+    required: bool,
+    detail: String,
+    fix: Option<String>,
+}
+
+const PREREQS: &str = "run `bash scripts/prereqs.sh` as root (installs and starts everything below)";
+
+pub async fn doctor(args: DoctorArgs, cache: PathBuf) -> anyhow::Result<ExitStatus> {
+    let mut checks = Vec::new();
+    let engine = engine::connect(Duration::from_secs(5)).await;
+    checks.push(match &engine {
+        Ok((_, info)) => Check {
+            name: "docker engine",
+            ok: true,
+            required: true,
+            detail: format!("Docker {} at {} (API {})", info.version, info.endpoint, info.api_version),
+            fix: None,
+        },
+        Err(e) => Check {
+            name: "docker engine",
+            ok: false,
+            required: true,
+            detail: e.to_string(),
+            fix: Some(format!("start dockerd (Debian: apt-get install docker.io), or set DOCKER_HOST; {PREREQS}")),
+        },
+    });
+    for (handler, arch) in [("qemu-arm", "armv7"), ("qemu-aarch64", "arm64")] {
+        let enabled = binfmt_enabled(handler);
+        checks.push(Check {
+            name: if arch == "armv7" { "qemu armv7 emulation" } else { "qemu arm64 emulation" },
+            ok: enabled,
+            required: true,
+            detail: if enabled {
+                format!("binfmt_misc handler {handler} is enabled")
+            } else {
+                format!(
+                    "no enabled binfmt_misc handler {handler}: {arch} containers would fail with `exec format error`"
+                )
+            },
+            fix: (!enabled).then(|| {
+                format!(
+                    "apt-get install qemu-user-static binfmt-support && update-binfmts --enable {handler}; {PREREQS}"
+                )
+            }),
+        });
+    }
+    let nvidia = engine.as_ref().is_ok_and(|(_, i)| i.runtimes.iter().any(|r| r == "nvidia"));
+    checks.push(Check {
+        name: "nvidia runtime",
+        ok: nvidia,
+        required: false,
+        detail: if nvidia {
+            "the engine has the `nvidia` runtime".into()
+        } else {
+            "no `nvidia` runtime in the engine: GPU platforms cannot run here (others can)".into()
+        },
+        fix: (!nvidia).then(|| "on a GPU machine, install nvidia-container-toolkit and restart dockerd".into()),
+    });
+    let wasm_target = wasm_target_installed();
+    checks.push(Check {
+        name: "wasm32-wasip2 target",
+        ok: wasm_target,
+        required: false,
+        detail: if wasm_target {
+            "installed: plugins can be built here".into()
+        } else {
+            "not installed: only needed to build plugins from source".into()
+        },
+        fix: (!wasm_target).then(|| "rustup target add wasm32-wasip2".into()),
+    });
+    let writable = writable(&cache);
+    checks.push(Check {
+        name: "cache directory",
+        ok: writable.is_ok(),
+        required: true,
+        detail: match &writable {
+            Ok(()) => format!("{} is writable", cache.display()),
+            Err(e) => format!("{} is not writable: {e}", cache.display()),
+        },
+        fix: writable.is_err().then(|| "set HOSTBUILD_CACHE_DIR (or --cache-dir) to a writable directory".into()),
+    });
+
+    let healthy = checks.iter().all(|c| c.ok || !c.required);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"healthy": healthy, "checks": checks}))?);
+    } else {
+        for c in &checks {
+            let mark = if c.ok {
+                "ok     "
+            } else if c.required {
+                "MISSING"
+            } else {
+                "absent "
+            };
+            println!("{mark} {:<22} {}", c.name, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("        {:<22} fix: {fix}", "");
+            }
+        }
+    }
+    Ok(if healthy { ExitStatus::Success } else { ExitStatus::Unavailable })
+}
+
+fn binfmt_enabled(handler: &str) -> bool {
+    std::fs::read_to_string(Path::new("/proc/sys/fs/binfmt_misc").join(handler))
+        .is_ok_and(|s| s.lines().next() == Some("enabled"))
+}
+
+fn wasm_target_installed() -> bool {
+    std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"))
+}
+
+fn writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::NamedTempFile::new_in(dir).map(drop)
+}

@@ -1,0 +1,55 @@
+//! `hostbuild inspect PLUGIN`: who a plugin is, what it needs and accepts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::common;
+use crate::capabilities::log::Console;
+use crate::cli::InspectArgs;
+use crate::description::{capability_words, kind_text};
+use crate::diagnostics::ExitStatus;
+use crate::runtime::HOST_WIT_VERSION;
+
+pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
+    let log = Arc::new(Console::new(verbose, args.json));
+    let opened = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log).await?;
+    let (info, loaded) = (&opened.info, &opened.loaded);
+    if args.json {
+        let v = serde_json::json!({
+            "name": info.name,
+            "version": info.version.to_string(),
+            "summary": info.summary,
+            "file": loaded.path,
+            "size": loaded.size,
+            "sha256": loaded.sha256,
+            "wit_version": loaded.wit_version.to_string(),
+            "host_wit_version": HOST_WIT_VERSION.to_string(),
+            "compile_cache": loaded.cache,
+            "capabilities": capability_words(&info.capabilities),
+            "env_vars": info.capabilities.env_vars,
+            "options": info.options_json(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitStatus::Success);
+    }
+    println!("{} {}: {}", info.name, info.version, info.summary);
+    println!("  file          {} ({} KiB)", loaded.path.display(), loaded.size.div_ceil(1024));
+    println!("  sha256        {}", loaded.sha256);
+    println!("  wit           hostbuild:platform@{} (this host: {})", loaded.wit_version, HOST_WIT_VERSION);
+    let caps = capability_words(&info.capabilities);
+    println!("  capabilities  {}", if caps.is_empty() { "none".into() } else { caps.join(", ") });
+    if !info.capabilities.env_vars.is_empty() {
+        println!("  reads env     {}", info.capabilities.env_vars.join(", "));
+    }
+    if info.options.is_empty() {
+        println!("  options       none");
+    } else {
+        println!("  options       (--opt KEY=VALUE)");
+        let width = info.options.iter().map(|o| o.name.len()).max().unwrap_or(0);
+        for o in &info.options {
+            let default = o.default.as_ref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
+            println!("    {:width$}  {}: {}{default}", o.name, kind_text(&o.kind), o.summary);
+        }
+    }
+    Ok(ExitStatus::Success)
+}

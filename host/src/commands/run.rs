@@ -1,0 +1,180 @@
+//! `hostbuild run PLUGIN...`: the run pipeline (DESIGN.md, "Run pipeline").
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+
+use super::{common, Unavailable, Usage};
+use crate::capabilities::host_info::HostInfo;
+use crate::capabilities::log::{Console, Level, LogSink};
+use crate::capabilities::workspace::Workspace;
+use crate::cli::RunArgs;
+use crate::diagnostics::ExitStatus;
+use crate::options::{check_unscoped, resolve};
+use crate::runtime::bindings::types::{Artifact, ArtifactRole, BuildContext, ImageRecipe};
+use crate::runtime::CallError;
+
+pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
+    let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
+    let limits = common::limits(&args.limits)?;
+    let source = std::fs::canonicalize(&args.source).map_err(|e| Usage {
+        message: format!("source directory {} cannot be opened: {e}", args.source.display()),
+        hint: "pass the project to build with --source DIR".into(),
+    })?;
+    let mut opened = Vec::new();
+    for path in &args.plugins {
+        opened.push(common::open(path, &cache, limits, log.clone()).await?);
+    }
+    check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
+
+    let run_id = run_id();
+    let commit = commit(&source);
+    let mut summaries = Vec::new();
+    for mut o in opened {
+        let started = Instant::now();
+        let name = o.info.name.clone();
+        let options = resolve(&o.info, &args.options)?;
+        let caps = o.info.capabilities.clone();
+        if caps.container {
+            // Until a container engine backend lands, say so up front
+            // instead of failing in the middle of a build.
+            return Err(Unavailable {
+                message: format!("plugin `{name}` runs its build in containers, but no container engine is connected"),
+                hint: "this hostbuild does not drive a container engine yet; `hostbuild inspect` works meanwhile"
+                    .into(),
+            }
+            .into());
+        }
+        let output = args.out.join(format!("build.{name}"));
+        std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+        let lent = o.plugin.lent_mut();
+        lent.declared = Some(caps.clone());
+        lent.host_info = HostInfo::from_env(commit.clone(), &caps.env_vars);
+        lent.workspace =
+            Workspace::open(&source, &output).with_context(|| format!("cannot open {}", output.display()))?;
+
+        log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
+        let recipes = o.plugin.image(&options).await?;
+        check_recipes(&name, &recipes, caps.container)?;
+        let ctx =
+            BuildContext { run_id: run_id.clone(), options, images: recipes.iter().map(|r| r.name.clone()).collect() };
+        log.line("hostbuild", Level::Info, &format!("{name}: building"));
+        let report = o.plugin.build(&ctx).await?;
+        let artifacts = o.plugin.detect_artifacts(&ctx).await?;
+        let artifacts = check_artifacts(&name, &output, artifacts)?;
+        summaries.push(serde_json::json!({
+            "name": name,
+            "version": o.info.version.to_string(),
+            "output": output,
+            "steps": report.steps,
+            "tests": report.tests.map(|t| serde_json::json!({"passed": t.passed, "failed": t.failed, "skipped": t.skipped})),
+            "notes": report.notes,
+            "artifacts": artifacts,
+            "duration_ms": started.elapsed().as_millis() as u64,
+        }));
+    }
+    print_summary(&summaries, args.json)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Refuses recipes a well-formed plugin cannot return.
+fn check_recipes(plugin: &str, recipes: &[ImageRecipe], container: bool) -> Result<(), CallError> {
+    let malformed = |problem: String| CallError::Malformed { plugin: plugin.into(), call: "image", problem };
+    if !recipes.is_empty() && !container {
+        return Err(malformed("it returned image recipes but did not declare the `container` capability".into()));
+    }
+    for (i, r) in recipes.iter().enumerate() {
+        if r.name.is_empty() || recipes[..i].iter().any(|p| p.name == r.name) {
+            return Err(malformed(format!("image recipe name `{}` is empty or repeated", r.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Checks each artifact is a regular file inside the output tree and hashes it.
+fn check_artifacts(plugin: &str, output: &Path, artifacts: Vec<Artifact>) -> Result<Vec<serde_json::Value>, CallError> {
+    let malformed = |problem: String| CallError::Malformed { plugin: plugin.into(), call: "detect-artifacts", problem };
+    let root = std::fs::canonicalize(output).map_err(|e| malformed(format!("output tree unreadable: {e}")))?;
+    let mut out = Vec::new();
+    for a in artifacts {
+        let full = std::fs::canonicalize(root.join(&a.path))
+            .map_err(|e| malformed(format!("artifact `{}` cannot be opened: {e}", a.path)))?;
+        if !full.starts_with(&root) || Path::new(&a.path).is_absolute() {
+            return Err(malformed(format!("artifact `{}` is outside the output tree", a.path)));
+        }
+        let bytes =
+            std::fs::read(&full).map_err(|e| malformed(format!("artifact `{}` cannot be read: {e}", a.path)))?;
+        out.push(serde_json::json!({
+            "path": a.path,
+            "role": role_name(a.role),
+            "size": bytes.len(),
+            "sha256": hex::encode(Sha256::digest(&bytes)),
+            "properties": a.properties.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        }));
+    }
+    Ok(out)
+}
+
+fn role_name(role: ArtifactRole) -> &'static str {
+    match role {
+        ArtifactRole::Primary => "primary",
+        ArtifactRole::License => "license",
+        ArtifactRole::Dependency => "dependency",
+        ArtifactRole::Wheel => "wheel",
+        ArtifactRole::Image => "image",
+        ArtifactRole::TestReport => "test-report",
+    }
+}
+
+fn print_summary(summaries: &[serde_json::Value], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "platforms": summaries }))?);
+        return Ok(());
+    }
+    for s in summaries {
+        println!(
+            "{} {}: done in {:.1}s",
+            s["name"].as_str().unwrap_or("?"),
+            s["version"].as_str().unwrap_or("?"),
+            s["duration_ms"].as_u64().unwrap_or(0) as f64 / 1000.0
+        );
+        if let Some(t) = s["tests"].as_object() {
+            println!("  tests: {} passed, {} failed, {} skipped", t["passed"], t["failed"], t["skipped"]);
+        }
+        for n in s["notes"].as_array().into_iter().flatten() {
+            println!("  {}", n.as_str().unwrap_or_default());
+        }
+        let artifacts = s["artifacts"].as_array().cloned().unwrap_or_default();
+        println!("  artifacts: {} in {}", artifacts.len(), s["output"].as_str().unwrap_or("?"));
+        for a in &artifacts {
+            println!(
+                "    {:<11} {}  {} bytes  sha256:{}",
+                a["role"].as_str().unwrap_or("?"),
+                a["path"].as_str().unwrap_or("?"),
+                a["size"],
+                &a["sha256"].as_str().unwrap_or("")[..12.min(a["sha256"].as_str().unwrap_or("").len())]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A unique id for this run: time and pid.
+fn run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:x}-{:x}", now.as_millis(), std::process::id())
+}
+
+/// The commit of the source: `HOSTBUILD_SHA`, `GIT_COMMIT`, else git.
+fn commit(source: &Path) -> Option<String> {
+    for var in ["HOSTBUILD_SHA", "GIT_COMMIT"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            return Some(v);
+        }
+    }
+    let out = std::process::Command::new("git").arg("-C").arg(source).args(["rev-parse", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

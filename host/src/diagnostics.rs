@@ -1,0 +1,180 @@
+//! Turns any error into what the user sees: `error:`, `caused by:` lines, a
+//! `hint:` they can act on, and a documented exit status.
+
+use std::io::Write;
+
+use crate::options::OptionError;
+use crate::runtime::bindings::types::PluginError;
+use crate::runtime::{CacheError, CallError, LoadError};
+
+/// The exit statuses of `hostbuild`, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitStatus {
+    Success = 0,
+    /// A bug in hostbuild itself.
+    Internal = 1,
+    /// Bad command line: unknown flag, bad `--opt`, missing argument.
+    Usage = 2,
+    /// The plugin file does not exist or cannot be read.
+    PluginNotFound = 3,
+    /// The file is not a usable component (not wasm, core module, corrupt,
+    /// another world).
+    PluginInvalid = 4,
+    /// The component targets an incompatible `hostbuild:platform` version.
+    PluginIncompatible = 5,
+    /// The plugin trapped, ran out of time or memory, returned malformed
+    /// data or reported an error.
+    PluginFailed = 6,
+    /// A build step exited non-zero.
+    StepFailed = 7,
+    /// Something the host needs is missing: Docker engine, QEMU, a writable cache.
+    Unavailable = 8,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error as shown to the user.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+    pub status: ExitStatus,
+    pub exit_code: u8,
+}
+
+/// Classifies an error by the first typed error found in its chain.
+pub fn report(err: &anyhow::Error) -> Report {
+    let mut chain = err.chain();
+    let message = chain.next().map(|e| e.to_string()).unwrap_or_default();
+    let mut causes: Vec<String> = chain.map(|e| e.to_string()).collect();
+    causes.dedup();
+    let (status, hint) = err.chain().find_map(classify).unwrap_or((ExitStatus::Internal, None));
+    Report { message, causes, hint, status, exit_code: status.code() }
+}
+
+fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option<String>)> {
+    if let Some(e) = e.downcast_ref::<LoadError>() {
+        return Some(load_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<CallError>() {
+        return Some(call_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<OptionError>() {
+        let hint = match e {
+            OptionError::Unknown { accepted, .. } => Some(accepted.clone()),
+            OptionError::Syntax(_) => Some("write options as `--opt build-type=Debug`".into()),
+            _ => Some("`hostbuild inspect PLUGIN` lists every option with its kind and default".into()),
+        };
+        return Some((ExitStatus::Usage, hint));
+    }
+    if let Some(e) = e.downcast_ref::<CacheError>() {
+        let hint = format!(
+            "make {} writable, or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a writable directory",
+            e.dir.display()
+        );
+        return Some((ExitStatus::Unavailable, Some(hint)));
+    }
+    if let Some(e) = e.downcast_ref::<crate::commands::Usage>() {
+        return Some((ExitStatus::Usage, Some(e.hint.clone())));
+    }
+    if let Some(e) = e.downcast_ref::<crate::commands::Unavailable>() {
+        return Some((ExitStatus::Unavailable, Some(e.hint.clone())));
+    }
+    None
+}
+
+fn load_error(e: &LoadError) -> (ExitStatus, Option<String>) {
+    let build_hint =
+        "build plugins with `cargo xtask plugins`, or `cargo build --target wasm32-wasip2` in the plugin's crate";
+    match e {
+        LoadError::NotFound(_) => (
+            ExitStatus::PluginNotFound,
+            Some("check the path; bundled plugins are built into plugins/ by `cargo xtask plugins`".into()),
+        ),
+        LoadError::Unreadable { .. } => (ExitStatus::PluginNotFound, Some("check the file's permissions".into())),
+        LoadError::NotWasm { .. } => {
+            (ExitStatus::PluginInvalid, Some(format!("pass the compiled `.wasm` component; {build_hint}")))
+        }
+        LoadError::CoreModule(_) => (
+            ExitStatus::PluginInvalid,
+            Some(format!(
+                "hostbuild runs components: {build_hint} (wasm32-wasip2 makes components), \
+                 or wrap a core module with `wasm-tools component new`"
+            )),
+        ),
+        LoadError::Invalid { .. } => (
+            ExitStatus::PluginInvalid,
+            Some(format!("the file may be truncated or corrupt; rebuild it ({build_hint})")),
+        ),
+        LoadError::NotAPlatform { .. } => (
+            ExitStatus::PluginInvalid,
+            Some("a platform implements the `hostbuild:platform/platform` world; see the plugin author guide in the README".into()),
+        ),
+        LoadError::IncompatibleWit { plugin, host, .. } => (
+            ExitStatus::PluginIncompatible,
+            Some(if plugin > host {
+                format!("upgrade hostbuild to one implementing hostbuild:platform@{plugin}, or rebuild the plugin against {host}")
+            } else {
+                format!("rebuild the plugin against hostbuild:platform@{host} (update its hostbuild-sdk)")
+            }),
+        ),
+        LoadError::Mismatch { .. } => (
+            ExitStatus::PluginIncompatible,
+            Some("plugins may import only the hostbuild:platform interfaces and WASI 0.2; rebuild it with hostbuild-sdk".into()),
+        ),
+        LoadError::Cache(c) => classify(c).unwrap_or((ExitStatus::Unavailable, None)),
+    }
+}
+
+fn call_error(e: &CallError) -> (ExitStatus, Option<String>) {
+    match e {
+        CallError::TimeLimit { .. } => (
+            ExitStatus::PluginFailed,
+            Some("the plugin may be stuck in a loop; raise the limit with --plugin-time-limit SECONDS if it is just slow".into()),
+        ),
+        CallError::MemoryLimit { .. } => (
+            ExitStatus::PluginFailed,
+            Some("raise the limit with --plugin-memory-limit MIB if the plugin really needs more".into()),
+        ),
+        CallError::Trap { .. } => {
+            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
+        }
+        CallError::Malformed { .. } => {
+            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
+        }
+        CallError::Unavailable { hint, .. } => (ExitStatus::Unavailable, Some(hint.clone())),
+        CallError::Reported { error, .. } => match error {
+            PluginError::StepFailed(f) => {
+                let tail = f.tail.iter().rev().take(20).rev().cloned().collect::<Vec<_>>().join("\n  ");
+                (ExitStatus::StepFailed, Some(format!("last lines of `{}`:\n  {tail}", f.step)))
+            }
+            PluginError::InvalidOption(_) => (
+                ExitStatus::Usage,
+                Some("`hostbuild inspect PLUGIN` lists every option with its kind and default".into()),
+            ),
+            _ => (ExitStatus::PluginFailed, None),
+        },
+    }
+}
+
+/// Prints a report to stderr: text, or one JSON object with `--json`.
+pub fn print(report: &Report, json: bool) {
+    let mut err = std::io::stderr().lock();
+    if json {
+        let _ = writeln!(err, "{}", serde_json::json!({"type": "error", "error": report}));
+        return;
+    }
+    let _ = writeln!(err, "error: {}", report.message);
+    for cause in &report.causes {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+    if let Some(hint) = &report.hint {
+        let _ = writeln!(err, "  hint: {hint}");
+    }
+}

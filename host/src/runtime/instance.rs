@@ -1,0 +1,230 @@
+//! A live plugin instance: its store (WASI closed, limits set), and typed
+//! wrappers around each export that turn every failure into a [`CallError`].
+
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::types::{Artifact, BuildContext, BuildReport, Description, ImageRecipe, OptionValue, PluginError};
+use super::bindings::{Platform, PlatformPre};
+use super::limits::{GuestClock, Limits, MemoryLimitExceeded, MemoryLimiter, TimeLimitExceeded};
+use super::load::{error_chain, LoadError, LoadedComponent, HOST_WIT_VERSION};
+use crate::capabilities::Lent;
+
+/// Most bytes of a plugin's stderr kept, to explain a trap.
+const STDERR_CAPACITY: usize = 64 << 10;
+
+/// The per-instance state every host function sees.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    pub(crate) clock: GuestClock,
+    time_limit: Duration,
+    stderr: MemoryOutputPipe,
+    /// Set when a backend said it is unavailable during the current call,
+    /// so a plugin's failure is reported as the missing infrastructure.
+    pub(crate) unavailable: Option<(String, String)>,
+    pub lent: Lent,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl super::bindings::types::Host for HostState {}
+
+/// Why an export call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("plugin `{plugin}` exceeded its time limit of {}s in `{call}`", .limit.as_secs_f64())]
+    TimeLimit { plugin: String, call: &'static str, limit: Duration },
+    #[error("plugin `{plugin}` exceeded its memory limit of {} MiB in `{call}`", .limit_bytes >> 20)]
+    MemoryLimit { plugin: String, call: &'static str, limit_bytes: usize },
+    #[error("plugin `{plugin}` crashed (trapped) in `{call}`: {message}")]
+    Trap {
+        plugin: String,
+        call: &'static str,
+        message: String,
+        #[source]
+        printed: Option<PluginPrinted>,
+    },
+    #[error("plugin `{plugin}` returned malformed data from `{call}`: {problem}")]
+    Malformed { plugin: String, call: &'static str, problem: String },
+    #[error("plugin `{plugin}` could not finish `{call}`: {reason}")]
+    Unavailable { plugin: String, call: &'static str, reason: String, hint: String },
+    #[error("plugin `{plugin}` failed in `{call}`: {}", describe_plugin_error(.error))]
+    Reported { plugin: String, call: &'static str, error: PluginError },
+}
+
+/// What a crashed plugin printed last (a Rust panic message, usually).
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin printed: {0}")]
+pub struct PluginPrinted(pub String);
+
+impl PluginPrinted {
+    /// The panic message if there is one, else the last lines, or `None`.
+    fn from_stderr(stderr: &str) -> Option<Self> {
+        let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let text = match lines.iter().rposition(|l| l.contains("panicked at")) {
+            Some(i) => lines[i..].iter().take_while(|l| !l.starts_with("note:")).copied().collect::<Vec<_>>().join(" "),
+            None => lines[lines.len().saturating_sub(3)..].join(" | "),
+        };
+        let text = text.find("panicked at").map_or(text.clone(), |i| text[i..].to_string());
+        (!text.is_empty()).then_some(Self(text))
+    }
+}
+
+/// One sentence for a plugin's own error.
+pub fn describe_plugin_error(e: &PluginError) -> String {
+    match e {
+        PluginError::InvalidOption(m) => format!("invalid option: {m}"),
+        PluginError::StepFailed(f) => format!("step `{}` exited with status {}", f.step, f.exit_code),
+        PluginError::Unsupported(m) => format!("unsupported: {m}"),
+        PluginError::Failed(m) => m.clone(),
+    }
+}
+
+/// An instantiated plugin.
+pub struct Plugin {
+    store: Store<HostState>,
+    bindings: Platform,
+    name: String,
+}
+
+impl Plugin {
+    /// Instantiates `loaded` with closed WASI and the given limits and lent
+    /// capabilities.
+    pub async fn instantiate(loaded: &LoadedComponent, limits: Limits, lent: Lent) -> Result<Self, LoadError> {
+        let engine = super::engine();
+        let mismatch = |e: wasmtime::Error| LoadError::Mismatch {
+            path: loaded.path.clone(),
+            host: HOST_WIT_VERSION,
+            reason: error_chain(&e),
+        };
+        let mut linker: Linker<HostState> = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(mismatch)?;
+        Platform::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(mismatch)?;
+        let pre = linker.instantiate_pre(&loaded.component).map_err(mismatch)?;
+        let pre = PlatformPre::new(pre).map_err(mismatch)?;
+
+        // WASI closed by default: no preopens, no env, no args, no sockets.
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let name = lent.plugin.clone();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            clock: GuestClock::default(),
+            time_limit: limits.time,
+            stderr,
+            unavailable: None,
+            lent,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            if state.clock.guest_time() > state.time_limit {
+                return Err(wasmtime::Error::new(TimeLimitExceeded { limit: state.time_limit }));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let bindings = pre.instantiate_async(&mut store).await.map_err(|e| {
+            // A start function may already hit a limit; report it as a load error.
+            LoadError::Invalid { path: loaded.path.clone(), reason: error_chain(&e) }
+        })?;
+        Ok(Self { store, bindings, name })
+    }
+
+    /// The lent capabilities, to update them between calls (e.g. once the
+    /// plugin has described itself).
+    pub fn lent_mut(&mut self) -> &mut Lent {
+        &mut self.store.data_mut().lent
+    }
+
+    /// Renames the plugin in messages (from file stem to declared name).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+        self.store.data_mut().lent.plugin = name.to_string();
+    }
+
+    pub async fn describe(&mut self) -> Result<Description, CallError> {
+        self.begin();
+        let r = self.bindings.hostbuild_platform_plugin().call_describe(&mut self.store).await;
+        self.finish("describe", r)
+    }
+
+    pub async fn image(&mut self, options: &[OptionValue]) -> Result<Vec<ImageRecipe>, CallError> {
+        self.begin();
+        let r = self.bindings.hostbuild_platform_plugin().call_image(&mut self.store, options).await;
+        self.finish_reported("image", r)
+    }
+
+    pub async fn build(&mut self, ctx: &BuildContext) -> Result<BuildReport, CallError> {
+        self.begin();
+        let r = self.bindings.hostbuild_platform_plugin().call_build(&mut self.store, ctx).await;
+        self.finish_reported("build", r)
+    }
+
+    pub async fn detect_artifacts(&mut self, ctx: &BuildContext) -> Result<Vec<Artifact>, CallError> {
+        self.begin();
+        let r = self.bindings.hostbuild_platform_plugin().call_detect_artifacts(&mut self.store, ctx).await;
+        self.finish_reported("detect-artifacts", r)
+    }
+
+    fn begin(&mut self) {
+        self.store.data_mut().clock.restart();
+        self.store.data_mut().unavailable = None;
+    }
+
+    fn finish_reported<T>(
+        &mut self,
+        call: &'static str,
+        r: wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, CallError> {
+        let plugin = self.name.clone();
+        let result = self.finish(call, r)?;
+        if let (Err(_), Some((reason, hint))) = (&result, self.store.data_mut().unavailable.take()) {
+            return Err(CallError::Unavailable { plugin, call, reason, hint });
+        }
+        result.map_err(|error| CallError::Reported { plugin, call, error })
+    }
+
+    fn finish<T>(&mut self, call: &'static str, r: wasmtime::Result<T>) -> Result<T, CallError> {
+        let e = match r {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let plugin = self.name.clone();
+        if let Some(t) = e.downcast_ref::<TimeLimitExceeded>() {
+            return Err(CallError::TimeLimit { plugin, call, limit: t.limit });
+        }
+        if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+            return Err(CallError::MemoryLimit { plugin, call, limit_bytes: m.limit_bytes });
+        }
+        let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
+        let message = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => error_chain(&e),
+        };
+        // A value the canonical ABI cannot lift (bad UTF-8, out-of-range
+        // enum...) is malformed data rather than a crash.
+        if e.downcast_ref::<wasmtime::Trap>().is_none() && !message.contains("wasm trap") {
+            return Err(CallError::Malformed { plugin, call, problem: message });
+        }
+        Err(CallError::Trap { plugin, call, message, printed: PluginPrinted::from_stderr(&stderr) })
+    }
+}

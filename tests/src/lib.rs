@@ -1,0 +1,100 @@
+//! Helpers for the end-to-end tests: run the real `hostbuild` binary with a
+//! private compile cache, on the real plugins and test guests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `hostbuild` binary of this build (built by `cargo build --workspace`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe.parent().and_then(Path::parent).expect("target profile dir").join("hostbuild");
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` before the tests", bin.display());
+    bin
+}
+
+/// A bundled plugin, `plugins/<name>.wasm`.
+pub fn plugin(name: &str) -> PathBuf {
+    built(root().join("plugins").join(format!("{name}.wasm")))
+}
+
+/// A test guest, `tests/guests/wasm/<name>.wasm`.
+pub fn guest(name: &str) -> PathBuf {
+    built(root().join("tests/guests/wasm").join(format!("{name}.wasm")))
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: run `cargo xtask plugins` before the tests", path.display());
+    path
+}
+
+/// A `hostbuild` invocation with its own compile cache directory.
+pub struct Hostbuild {
+    pub cache: tempfile::TempDir,
+}
+
+impl Default for Hostbuild {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hostbuild {
+    pub fn new() -> Self {
+        Self { cache: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// A command with the cache set and the ambient limits cleared.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.env("HOSTBUILD_CACHE_DIR", self.cache.path())
+            .env_remove("HOSTBUILD_PLUGIN_TIME_LIMIT")
+            .env_remove("HOSTBUILD_PLUGIN_MEMORY_LIMIT");
+        cmd
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Run::from(self.command().args(args).output().expect("hostbuild runs"))
+    }
+}
+
+/// What a finished invocation printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code and that stderr contains every snippet.
+    pub fn expect(&self, code: i32, snippets: &[&str]) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        for s in snippets {
+            assert!(self.stderr.contains(s), "stderr lacks {s:?}:\n{}", self.stderr);
+        }
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}

@@ -1,0 +1,75 @@
+//! Builds the wasm workspaces: `platforms/` into `plugins/`, and the test
+//! guests of `tests/guests/` into `tests/guests/wasm/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const TARGET: &str = "wasm32-wasip2";
+
+pub fn build_all() -> Result<()> {
+    build_workspace(Path::new("platforms/Cargo.toml"), Path::new("plugins"))?;
+    build_workspace(Path::new("tests/guests/Cargo.toml"), Path::new("tests/guests/wasm"))?;
+    Ok(())
+}
+
+fn build_workspace(manifest: &Path, out: &Path) -> Result<()> {
+    let status = Command::new(cargo())
+        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(manifest)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!(
+            "building {} for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)",
+            manifest.display()
+        );
+    }
+    let target_dir = target_dir(manifest)?;
+    std::fs::create_dir_all(out)?;
+    for (package, bin) in packages(manifest)? {
+        let file = if bin { package.clone() } else { package.replace('-', "_") };
+        let built = target_dir.join(TARGET).join("release").join(format!("{file}.wasm"));
+        let dest = out.join(format!("{package}.wasm"));
+        std::fs::copy(&built, &dest).with_context(|| format!("cannot copy {}", built.display()))?;
+        eprintln!("[xtask] {} ({} KiB)", dest.display(), std::fs::metadata(&dest)?.len() / 1024);
+    }
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn metadata(manifest: &Path) -> Result<serde_json::Value> {
+    let out = Command::new(cargo())
+        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .arg(manifest)
+        .output()?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn target_dir(manifest: &Path) -> Result<PathBuf> {
+    let meta = metadata(manifest)?;
+    Ok(PathBuf::from(meta["target_directory"].as_str().context("no target_directory")?))
+}
+
+/// Each package and whether it builds a binary (a command) or a cdylib.
+fn packages(manifest: &Path) -> Result<Vec<(String, bool)>> {
+    let meta = metadata(manifest)?;
+    let mut out = Vec::new();
+    for p in meta["packages"].as_array().context("no packages")? {
+        let name = p["name"].as_str().context("package without name")?.to_string();
+        let bin = p["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["kind"].as_array().into_iter().flatten().any(|k| k == "bin"));
+        out.push((name, bin));
+    }
+    Ok(out)
+}
