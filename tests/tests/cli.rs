@@ -170,7 +170,7 @@ fn missing_source_is_a_usage_error() {
 fn container_platform_without_an_engine_backend_stops_up_front() {
     let hb = Hostbuild::new();
     let out = tempfile::tempdir().unwrap();
-    let source = root().join("examples");
+    let source = root().join("examples/cmake-hello");
     hb.run([
         OsStr::new("run"),
         plugin("armv7").as_os_str(),

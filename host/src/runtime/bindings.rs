@@ -11,5 +11,5 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
 });
 
-pub use exports::hostbuild::platform::plugin;
 pub use self::hostbuild::platform::{artifacts, container, host_info, log, types, workspace};
+pub use exports::hostbuild::platform::plugin;
