@@ -5,11 +5,12 @@
 #   - the wasm32-wasip2 Rust target (to build plugins)
 #   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled
 #   - dockerd running (started in the background when it is not)
+#   - the offline base images hostbuild/bookworm:{amd64,armv7,arm64}
 set -euo pipefail
 
 log() { printf '[prereqs] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(docker.io qemu-user-static binfmt-support iptables)
+APT_PACKAGES=(docker.io qemu-user-static binfmt-support iptables mmdebstrap)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -48,4 +49,8 @@ if ! docker version >/dev/null 2>&1; then
   done
   docker version >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/hostbuild-dockerd.log"; exit 1; }
 fi
+# The offline base images the platforms' recipes start from.
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+cargo xtask images
 log "ready"

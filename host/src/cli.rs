@@ -43,6 +43,72 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Check what hostbuild needs on this machine, with the fix for each gap.
     Doctor(DoctorArgs),
+    /// Open an interactive shell in a platform's image, mounts included.
+    ///
+    /// The source is at /work/src (read-only), the output tree at /work/out,
+    /// the platform's cache volume at /work/cache.
+    Shell(ShellArgs),
+    /// Remove containers left by hostbuild processes that are gone.
+    Clean(CleanArgs),
+    /// Show the cache volumes (ccache) and compiled plugins; `clear` empties them.
+    Cache(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The plugin file.
+    #[arg(value_name = "PLUGIN")]
+    pub plugin: PathBuf,
+
+    /// Which of the plugin's images [default: its first].
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+
+    /// The project, mounted read-only at /work/src.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub source: PathBuf,
+
+    /// Where `build.<platform>/` is, mounted at /work/out.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// A plugin option, KEY=VALUE (repeatable).
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    pub options: Vec<RawOption>,
+
+    /// Command to run instead of `bash`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: Option<CacheCommand>,
+
+    /// Print JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove the cache volumes of every platform, or of one.
+    Clear {
+        /// Only this platform's cache.
+        #[arg(value_name = "PLATFORM")]
+        platform: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +133,19 @@ pub struct RunArgs {
     /// Print the result as JSON on stdout (logs become JSON lines on stderr).
     #[arg(long)]
     pub json: bool,
+
+    /// How many platforms run at once; each has its own output tree.
+    #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+
+    /// Say which input of an image recipe changed when an image is rebuilt
+    /// (and that none did when it is reused).
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Size cap of each platform's ccache volume.
+    #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
+    pub ccache_size: String,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -112,6 +191,9 @@ impl Cli {
             Command::Run(a) => a.json,
             Command::Inspect(a) => a.json,
             Command::Doctor(a) => a.json,
+            Command::Clean(a) => a.json,
+            Command::Cache(a) => a.json,
+            Command::Shell(_) => false,
         }
     }
 }

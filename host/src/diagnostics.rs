@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::{CacheError, CallError, LoadError};
@@ -30,6 +31,10 @@ pub enum ExitStatus {
     StepFailed = 7,
     /// Something the host needs is missing: Docker engine, QEMU, a writable cache.
     Unavailable = 8,
+    /// Stopped by SIGINT (128 + 2); the run's containers were removed.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15); the run's containers were removed.
+    Terminated = 143,
 }
 
 impl ExitStatus {
@@ -80,11 +85,15 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
         );
         return Some((ExitStatus::Unavailable, Some(hint)));
     }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return Some(engine_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<crate::commands::Interrupted>() {
+        let status = if e.signal == "SIGTERM" { ExitStatus::Terminated } else { ExitStatus::Interrupted };
+        return Some((status, None));
+    }
     if let Some(e) = e.downcast_ref::<crate::commands::Usage>() {
         return Some((ExitStatus::Usage, Some(e.hint.clone())));
-    }
-    if let Some(e) = e.downcast_ref::<crate::commands::Unavailable>() {
-        return Some((ExitStatus::Unavailable, Some(e.hint.clone())));
     }
     None
 }
@@ -129,6 +138,40 @@ fn load_error(e: &LoadError) -> (ExitStatus, Option<String>) {
             Some("plugins may import only the hostbuild:platform interfaces and WASI 0.2; rebuild it with hostbuild-sdk".into()),
         ),
         LoadError::Cache(c) => classify(c).unwrap_or((ExitStatus::Unavailable, None)),
+    }
+}
+
+fn engine_error(e: &EngineError) -> (ExitStatus, Option<String>) {
+    let prereqs = "run `bash scripts/prereqs.sh` as root, then `hostbuild doctor`";
+    match e {
+        EngineError::Unreachable(_) => (
+            ExitStatus::Unavailable,
+            Some(format!("start the engine (dockerd) or point DOCKER_HOST at one; {prereqs}")),
+        ),
+        EngineError::MissingBaseImage { .. } => (
+            ExitStatus::Unavailable,
+            Some("make the offline base images with `cargo xtask images` (scripts/prereqs.sh does)".into()),
+        ),
+        EngineError::ImageBuild { tail, .. } => {
+            let tail: Vec<&str> = tail.iter().rev().take(15).rev().map(String::as_str).collect();
+            (ExitStatus::StepFailed, Some(format!("last lines of the image build:\n  {}", tail.join("\n  "))))
+        }
+        EngineError::InvalidRecipe { .. } => {
+            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
+        }
+        EngineError::NoEmulation { handler, .. } => (
+            ExitStatus::Unavailable,
+            Some(format!(
+                "apt-get install qemu-user-static binfmt-support && update-binfmts --enable {handler}; {prereqs}"
+            )),
+        ),
+        EngineError::NoGpuRuntime { .. } => (
+            ExitStatus::Unavailable,
+            Some("run on a machine with an NVIDIA GPU and nvidia-container-toolkit installed in the engine".into()),
+        ),
+        EngineError::Api(_) => {
+            (ExitStatus::Unavailable, Some(format!("`hostbuild doctor` checks the engine; {prereqs}")))
+        }
     }
 }
 

@@ -98,3 +98,21 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
+
+/// Runs the docker CLI (the independent observer of what hostbuild did).
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Containers (running or not) carrying `label` (`key` or `key=value`).
+pub fn containers_with(label: &str) -> Vec<String> {
+    docker(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().map(str::to_string).collect()
+}
+
+/// A string unique to this test process and call, for image markers.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}

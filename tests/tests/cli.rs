@@ -167,23 +167,6 @@ fn missing_source_is_a_usage_error() {
 }
 
 #[test]
-fn container_platform_without_an_engine_backend_stops_up_front() {
-    let hb = Hostbuild::new();
-    let out = tempfile::tempdir().unwrap();
-    let source = root().join("examples/cmake-hello");
-    hb.run([
-        OsStr::new("run"),
-        plugin("armv7").as_os_str(),
-        OsStr::new("--source"),
-        source.as_os_str(),
-        OsStr::new("--out"),
-        out.path().as_os_str(),
-    ])
-    .expect(8, &["plugin `armv7` runs its build in containers", "hint:"]);
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
-}
-
-#[test]
 fn doctor_sees_the_real_engine_and_qemu() {
     let run = Hostbuild::new().run(["doctor", "--json"]);
     let v = run.json();

@@ -2,13 +2,15 @@
 //!
 //! - cold compile: load with an empty compile cache (compile + store);
 //! - cached load: load with a warm cache (read, verify, deserialize);
-//! - instantiate + describe: a fresh instance and one `describe` call.
+//! - instantiate + describe: a fresh instance and one `describe` call;
+//! - a trivial step (`true`) through `hostbuild run`, whole process, against
+//!   `docker run --rm` of the same image and command, alternated run by run.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use hostbuild::capabilities::log::{Level, LogSink};
 use hostbuild::capabilities::Lent;
 use hostbuild::runtime::{self, CacheOutcome, Limits, ModuleCache, Plugin};
@@ -75,4 +77,62 @@ pub fn run(plugin: &Path, runs: usize) -> Result<()> {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A trivial step through hostbuild against `docker run --rm`.
+pub fn step(runs: usize) -> Result<()> {
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "-p", "hostbuild"])
+        .status()?;
+    anyhow::ensure!(status.success(), "building hostbuild failed");
+    let exe = std::env::current_exe()?;
+    let hostbuild = exe.parent().context("target dir")?.join("hostbuild");
+    let guest = Path::new("tests/guests/wasm/container-steps.wasm");
+    anyhow::ensure!(guest.exists(), "{} is missing: run `cargo xtask plugins`", guest.display());
+    let cache = tempfile::tempdir()?;
+    let out = tempfile::tempdir()?;
+    let hostbuild_run = || {
+        let mut cmd = std::process::Command::new(&hostbuild);
+        cmd.args(["run", "--opt", "mode=true", "--explain", "--source", "examples/cmake-hello", "--out"])
+            .arg(out.path())
+            .arg(guest)
+            .env("HOSTBUILD_CACHE_DIR", cache.path());
+        cmd
+    };
+    // Warm up: builds the image and the compile cache; learn the image tag.
+    let first = hostbuild_run().output()?;
+    anyhow::ensure!(first.status.success(), "hostbuild run failed: {}", String::from_utf8_lossy(&first.stderr));
+    let text = String::from_utf8_lossy(&first.stderr).into_owned();
+    let tag = text
+        .split_whitespace()
+        .find(|w| w.starts_with("hostbuild/container-steps-main:"))
+        .context("no image tag in the output")?
+        .trim_end_matches(':')
+        .to_string();
+    let mut through_hostbuild = Vec::new();
+    let mut plain_docker = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        anyhow::ensure!(hostbuild_run().output()?.status.success(), "hostbuild run failed");
+        through_hostbuild.push(t.elapsed());
+        let t = Instant::now();
+        let docker = std::process::Command::new("docker")
+            .args(["run", "--rm", "--init", "--network", "none", &tag, "true"])
+            .output()?;
+        anyhow::ensure!(docker.status.success(), "docker run failed");
+        plain_docker.push(t.elapsed());
+    }
+    through_hostbuild.sort();
+    plain_docker.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    println!("trivial step `true` in {tag}, {runs} runs each, alternated");
+    println!("{:<26} {:>10} {:>10} {:>10}", "command", "min", "median", "max");
+    for (name, v) in [("hostbuild run", &through_hostbuild), ("docker run --rm", &plain_docker)] {
+        println!("{name:<26} {:>10} {:>10} {:>10}", ms(v[0]), ms(median(v)), ms(v[v.len() - 1]));
+    }
+    println!(
+        "ratio hostbuild / docker (medians): {:.2}",
+        median(&through_hostbuild).as_secs_f64() / median(&plain_docker).as_secs_f64()
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod images;
 mod plugins;
 
 use std::path::PathBuf;
@@ -19,14 +20,26 @@ enum Task {
     /// Build every platform into plugins/<name>.wasm and every test guest
     /// into tests/guests/wasm/<name>.wasm (target wasm32-wasip2, release).
     Plugins,
-    /// Measure cold compile, cached load and instantiate+describe of a plugin.
+    /// Make the offline Debian bookworm base images (amd64, armv7, arm64)
+    /// with mmdebstrap; keeps images that already exist.
+    Images {
+        /// Rebuild even if the images exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Measure the plugin runtime (cold compile, cached load,
+    /// instantiate+describe) and a trivial step through hostbuild against
+    /// `docker run --rm` of the same image and command.
     Bench {
-        /// The plugin to measure.
+        /// The plugin whose runtime costs are measured.
         #[arg(default_value = "plugins/armv7.wasm")]
         plugin: PathBuf,
         /// Runs per figure.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        /// Only the runtime figures (no Docker engine needed).
+        #[arg(long)]
+        runtime_only: bool,
     },
 }
 
@@ -35,6 +48,13 @@ fn main() -> anyhow::Result<()> {
     std::env::set_current_dir(&root)?;
     match Cli::parse().task {
         Task::Plugins => plugins::build_all(),
-        Task::Bench { plugin, runs } => bench::run(&plugin, runs),
+        Task::Images { force } => images::build_all(force),
+        Task::Bench { plugin, runs, runtime_only } => {
+            bench::run(&plugin, runs)?;
+            if !runtime_only {
+                bench::step(runs)?;
+            }
+            Ok(())
+        }
     }
 }

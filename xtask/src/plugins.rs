@@ -21,10 +21,7 @@ fn build_workspace(manifest: &Path, out: &Path) -> Result<()> {
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
-        bail!(
-            "building {} for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)",
-            manifest.display()
-        );
+        bail!("building {} for {TARGET} failed; see the compiler output above", manifest.display());
     }
     let target_dir = target_dir(manifest)?;
     std::fs::create_dir_all(out)?;

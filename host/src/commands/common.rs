@@ -1,14 +1,19 @@
 //! Opening a plugin: load (through the compile cache), instantiate, describe.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::capabilities::container::engine::EngineInfo;
+use crate::capabilities::container::images::{self, BuiltImage};
+use crate::capabilities::container::{binfmt_enabled, emulation_handler, EngineError};
 use crate::capabilities::{log::LogSink, Lent};
 use crate::cli::LimitArgs;
 use crate::description::{validate, PlatformInfo};
+use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::{self, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
 
 /// The cache root: the flag or `HOSTBUILD_CACHE_DIR`, else the XDG cache.
@@ -51,4 +56,30 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
     })?;
     plugin.set_name(&info.name);
     Ok(Opened { loaded, plugin, info })
+}
+
+/// Checks what the recipes need from this machine (GPU runtime, QEMU
+/// handlers), then builds or reuses each image.
+pub async fn build_images(
+    docker: &bollard::Docker,
+    engine: &EngineInfo,
+    info: &PlatformInfo,
+    recipes: &[ImageRecipe],
+    log: &dyn LogSink,
+    explain: bool,
+) -> Result<HashMap<String, BuiltImage>, EngineError> {
+    if info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
+        let runtimes = engine.runtimes.join(", ");
+        return Err(EngineError::NoGpuRuntime { plugin: info.name.clone(), runtimes });
+    }
+    for r in recipes {
+        if let Some(handler) = emulation_handler(&r.platform).filter(|h| !binfmt_enabled(h)) {
+            return Err(EngineError::NoEmulation { platform: r.platform.clone(), handler: handler.into() });
+        }
+    }
+    let mut images = HashMap::new();
+    for r in recipes {
+        images.insert(r.name.clone(), images::build(docker, &info.name, r, log, explain).await?);
+    }
+    Ok(images)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::capabilities::container::engine;
+use crate::capabilities::container::{binfmt_enabled, engine};
 use crate::cli::DoctorArgs;
 use crate::diagnostics::ExitStatus;
 
@@ -115,11 +115,6 @@ pub async fn doctor(args: DoctorArgs, cache: PathBuf) -> anyhow::Result<ExitStat
         }
     }
     Ok(if healthy { ExitStatus::Success } else { ExitStatus::Unavailable })
-}
-
-fn binfmt_enabled(handler: &str) -> bool {
-    std::fs::read_to_string(Path::new("/proc/sys/fs/binfmt_misc").join(handler))
-        .is_ok_and(|s| s.lines().next() == Some("enabled"))
 }
 
 fn wasm_target_installed() -> bool {

@@ -1,20 +1,17 @@
 //! One file per subcommand; `common` holds what `run` and `inspect` share.
 
+mod cache;
+mod clean;
 mod common;
 mod doctor;
 mod inspect;
 mod run;
+mod shell;
+
+pub use run::Interrupted;
 
 use crate::cli::{Cli, Command};
 use crate::diagnostics::ExitStatus;
-
-/// Something the host needs is missing (exit status 8).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Unavailable {
-    pub message: String,
-    pub hint: String,
-}
 
 /// The command line asks for something impossible (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -31,5 +28,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Run(args) => run::run(args, cache, cli.verbose).await,
         Command::Inspect(args) => inspect::inspect(args, cache, cli.verbose).await,
         Command::Doctor(args) => doctor::doctor(args, cache).await,
+        Command::Shell(args) => shell::shell(args, cache, cli.verbose).await,
+        Command::Clean(args) => clean::clean(args).await,
+        Command::Cache(args) => cache::cache(args, &cache).await,
     }
 }

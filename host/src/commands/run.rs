@@ -2,18 +2,22 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
-use super::{common, Unavailable, Usage};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{common, Usage};
+use crate::capabilities::container::engine::{self, EngineInfo};
+use crate::capabilities::container::{invoking_user, lifecycle, DockerBackend, EngineError, StepHost};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::capabilities::workspace::Workspace;
 use crate::cli::RunArgs;
 use crate::diagnostics::ExitStatus;
-use crate::options::{check_unscoped, resolve};
+use crate::options::{check_unscoped, resolve, RawOption};
 use crate::runtime::bindings::types::{Artifact, ArtifactRole, BuildContext, ImageRecipe};
 use crate::runtime::CallError;
 
@@ -26,58 +30,161 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     })?;
     let mut opened = Vec::new();
     for path in &args.plugins {
-        opened.push(common::open(path, &cache, limits, log.clone()).await?);
-    }
-    check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
-
-    let run_id = run_id();
-    let commit = commit(&source);
-    let mut summaries = Vec::new();
-    for mut o in opened {
-        let started = Instant::now();
-        let name = o.info.name.clone();
-        let options = resolve(&o.info, &args.options)?;
-        let caps = o.info.capabilities.clone();
-        if caps.container {
-            // Until a container engine backend lands, say so up front
-            // instead of failing in the middle of a build.
-            return Err(Unavailable {
-                message: format!("plugin `{name}` runs its build in containers, but no container engine is connected"),
-                hint: "this hostbuild does not drive a container engine yet; `hostbuild inspect` works meanwhile"
-                    .into(),
+        let o = common::open(path, &cache, limits, log.clone()).await?;
+        if opened.iter().any(|p: &common::Opened| p.info.name == o.info.name) {
+            return Err(Usage {
+                message: format!("plugin `{}` is given twice", o.info.name),
+                hint: "each platform gets one output tree, build.<platform>/; pass it once".into(),
             }
             .into());
         }
-        let output = args.out.join(format!("build.{name}"));
-        std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
-        let lent = o.plugin.lent_mut();
-        lent.declared = Some(caps.clone());
-        lent.host_info = HostInfo::from_env(commit.clone(), &caps.env_vars);
-        lent.workspace =
-            Workspace::open(&source, &output).with_context(|| format!("cannot open {}", output.display()))?;
-
-        log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
-        let recipes = o.plugin.image(&options).await?;
-        check_recipes(&name, &recipes, caps.container)?;
-        let ctx =
-            BuildContext { run_id: run_id.clone(), options, images: recipes.iter().map(|r| r.name.clone()).collect() };
-        log.line("hostbuild", Level::Info, &format!("{name}: building"));
-        let report = o.plugin.build(&ctx).await?;
-        let artifacts = o.plugin.detect_artifacts(&ctx).await?;
-        let artifacts = check_artifacts(&name, &output, artifacts)?;
-        summaries.push(serde_json::json!({
-            "name": name,
-            "version": o.info.version.to_string(),
-            "output": output,
-            "steps": report.steps,
-            "tests": report.tests.map(|t| serde_json::json!({"passed": t.passed, "failed": t.failed, "skipped": t.skipped})),
-            "notes": report.notes,
-            "artifacts": artifacts,
-            "duration_ms": started.elapsed().as_millis() as u64,
-        }));
+        opened.push(o);
     }
+    check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
+
+    let engine = if opened.iter().any(|o| o.info.capabilities.container) {
+        let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+        let reaped = lifecycle::reap_orphans(&docker).await;
+        if reaped > 0 {
+            log.line("hostbuild", Level::Info, &format!("removed {reaped} container(s) left by runs that died"));
+        }
+        Some((docker, info))
+    } else {
+        None
+    };
+    let run = Arc::new(RunShared {
+        id: run_id(),
+        commit: commit(&source),
+        source,
+        out: args.out.clone(),
+        options: args.options.clone(),
+        explain: args.explain,
+        ccache_size: args.ccache_size.clone(),
+        engine: engine.clone(),
+        log: log.clone(),
+    });
+    let pipeline = futures::stream::iter(opened.into_iter().map(|o| run_one(o, run.clone())))
+        .buffer_unordered(args.jobs.max(1))
+        .try_collect::<Vec<_>>();
+    let outcome = tokio::select! {
+        result = pipeline => Ok(result),
+        signal = shutdown_signal() => Err(signal),
+    };
+    // The pipeline is dropped by now: no new container can be asked for.
+    let removed = match &engine {
+        Some((docker, _)) => lifecycle::remove_run(docker, &run.id, STOP_GRACE, outcome.is_err()).await,
+        None => 0,
+    };
+    let summaries = match outcome {
+        Ok(result) => result?,
+        Err(signal) => return Err(Interrupted { signal, removed }.into()),
+    };
     print_summary(&summaries, args.json)?;
     Ok(ExitStatus::Success)
+}
+
+/// How long a step's container gets to stop after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What every plugin of one run shares.
+struct RunShared {
+    id: String,
+    commit: Option<String>,
+    source: PathBuf,
+    out: PathBuf,
+    options: Vec<RawOption>,
+    explain: bool,
+    ccache_size: String,
+    engine: Option<(bollard::Docker, EngineInfo)>,
+    log: Arc<dyn LogSink>,
+}
+
+/// One platform's pipeline: options, images, build, artifacts.
+async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<serde_json::Value> {
+    let started = Instant::now();
+    let name = o.info.name.clone();
+    let log = &run.log;
+    let options = resolve(&o.info, &run.options)?;
+    let caps = o.info.capabilities.clone();
+    let output = run.out.join(format!("build.{name}"));
+    std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+    let output = std::fs::canonicalize(&output)?;
+    hand_to_invoking_user(&output)?;
+    {
+        let lent = o.plugin.lent_mut();
+        lent.declared = Some(caps.clone());
+        lent.host_info = HostInfo::from_env(run.commit.clone(), &caps.env_vars);
+        lent.workspace =
+            Workspace::open(&run.source, &output).with_context(|| format!("cannot open {}", output.display()))?;
+    }
+
+    log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
+    let recipes = o.plugin.image(&options).await?;
+    check_recipes(&name, &recipes, caps.container)?;
+    if let (true, Some((docker, info))) = (caps.container, &run.engine) {
+        let images = common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain).await?;
+        let host = StepHost {
+            run_id: run.id.clone(),
+            plugin: name.clone(),
+            images,
+            source: run.source.clone(),
+            output: output.clone(),
+            cache_volume: format!("hostbuild-cache-{name}"),
+            user: invoking_user(),
+            network: caps.network_during_build,
+            ccache_size: run.ccache_size.clone(),
+        };
+        o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));
+    }
+    let ctx =
+        BuildContext { run_id: run.id.clone(), options, images: recipes.iter().map(|r| r.name.clone()).collect() };
+    log.line("hostbuild", Level::Info, &format!("{name}: building"));
+    let report = o.plugin.build(&ctx).await?;
+    let artifacts = o.plugin.detect_artifacts(&ctx).await?;
+    let artifacts = check_artifacts(&name, &output, artifacts)?;
+    Ok(serde_json::json!({
+        "name": name,
+        "version": o.info.version.to_string(),
+        "output": output,
+        "steps": report.steps,
+        "tests": report.tests.map(|t| serde_json::json!({"passed": t.passed, "failed": t.failed, "skipped": t.skipped})),
+        "notes": report.notes,
+        "artifacts": artifacts,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    }))
+}
+
+/// When root runs hostbuild for another user (sudo), steps run as that
+/// user, so the output tree must be theirs too.
+fn hand_to_invoking_user(output: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let user = invoking_user();
+    let (uid, gid) = user.split_once(':').and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?))).unwrap_or((0, 0));
+    let meta = std::fs::metadata(output)?;
+    if (meta.uid(), meta.gid()) != (uid, gid) && std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        std::os::unix::fs::chown(output, Some(uid), Some(gid))
+            .with_context(|| format!("cannot give {} to user {user}", output.display()))?;
+    }
+    Ok(())
+}
+
+/// The run was stopped by a signal; its containers were removed.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {signal}; removed {removed} container(s) of this run")]
+pub struct Interrupted {
+    pub signal: &'static str,
+    pub removed: usize,
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    tokio::select! {
+        _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGINT",
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+    }
 }
 
 /// Refuses recipes a well-formed plugin cannot return.

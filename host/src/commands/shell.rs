@@ -1,0 +1,69 @@
+//! `hostbuild shell PLUGIN`: an interactive shell in one of the platform's
+//! images, with the source, output tree and cache volume mounted as the
+//! steps see them (MXNet's `build.py -i`). The terminal is handed to the
+//! docker CLI, which owns TTY handling; the container carries the run's
+//! labels, so cleanup and reaping apply to it too.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{common, Usage};
+use crate::capabilities::container::{engine, invoking_user, lifecycle, EngineError};
+use crate::capabilities::log::Console;
+use crate::cli::ShellArgs;
+use crate::diagnostics::ExitStatus;
+use crate::options::{check_unscoped, resolve};
+
+pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
+    let log = Arc::new(Console::new(verbose, false));
+    let mut o = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log.clone()).await?;
+    check_unscoped(&[&o.info], &args.options)?;
+    let options = resolve(&o.info, &args.options)?;
+    let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+    lifecycle::reap_orphans(&docker).await;
+    o.plugin.lent_mut().declared = Some(o.info.capabilities.clone());
+    let recipes = o.plugin.image(&options).await?;
+    let recipe = match &args.image {
+        Some(name) => recipes.iter().find(|r| &r.name == name),
+        None => recipes.first(),
+    }
+    .ok_or_else(|| Usage {
+        message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
+        hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
+    })?;
+    let images =
+        common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), false).await?;
+    let image = &images[&recipe.name];
+
+    let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;
+    let output = args.out.join(format!("build.{}", o.info.name));
+    std::fs::create_dir_all(&output)?;
+    let output = std::fs::canonicalize(&output)?;
+    let run_id = format!("shell-{}", std::process::id());
+    let mut cmd = std::process::Command::new("docker");
+    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &invoking_user()]);
+    cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });
+    for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
+        cmd.args(["--label", &format!("{k}={v}")]);
+    }
+    cmd.args(["-v", &format!("{}:/work/src:ro", source.display())]);
+    cmd.args(["-v", &format!("{}:/work/out", output.display())]);
+    cmd.args(["-v", &format!("hostbuild-cache-{}:/work/cache", o.info.name)]);
+    cmd.args(["-e", "CCACHE_DIR=/work/cache", "-e", "HOME=/tmp", "-w", "/work/out", &image.tag]);
+    cmd.args(if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() });
+    log_line(&log, &format!("shell in {} (source: /work/src read-only, output: /work/out)", image.tag));
+    let status = cmd.status().context("cannot run the docker CLI")?;
+    lifecycle::remove_run(&docker, &run_id, Duration::from_secs(1), false).await;
+    Ok(match status.code() {
+        Some(0) => ExitStatus::Success,
+        _ => ExitStatus::StepFailed,
+    })
+}
+
+fn log_line(log: &Console, message: &str) {
+    use crate::capabilities::log::{Level, LogSink};
+    log.line("hostbuild", Level::Info, message);
+}

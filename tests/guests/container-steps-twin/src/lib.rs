@@ -1,0 +1,1 @@
+include!("../../container-steps/src/lib.rs");
