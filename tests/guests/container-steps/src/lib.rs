@@ -4,7 +4,8 @@ use hostbuild_sdk::*;
 
 struct ContainerSteps;
 
-const MODES: &[&str] = &["true", "echo", "fail", "write", "readonly", "sleep", "cache", "gpu", "timed", "arm", "unknown-image"];
+const MODES: &[&str] =
+    &["true", "echo", "fail", "write", "readonly", "sleep", "cache", "gpu", "timed", "arm", "unknown-image"];
 
 fn sh(name: &str, image: &str, script: &str) -> Step {
     Step::new(name, image, ["sh", "-c", script])
