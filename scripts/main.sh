@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: installs what is missing, builds the host
-# and the plugins, then runs the armv7 platform on the bundled example.
+# The main job on a fresh machine: installs what is missing (scripts/prereqs.sh),
+# builds the host and the plugins, then cross-builds the bundled CMake example
+# for armv7 and runs its tests under QEMU. Artifacts land in ./build.armv7/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -10,6 +11,4 @@ cargo xtask plugins
 cargo build --locked -p hostbuild
 
 "$HOSTBUILD" inspect plugins/armv7.wasm
-# `hostbuild run plugins/armv7.wasm --source examples/...` joins this script
-# when the container capability lands; until then `run` refuses container
-# platforms with exit status 8.
+"$HOSTBUILD" run plugins/armv7.wasm --source examples/cmake-hello --out .
