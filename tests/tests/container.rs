@@ -323,3 +323,35 @@ fn containers_of_a_killed_run_are_reaped_by_the_next_start_and_by_clean() {
         assert!(containers_with(&label).is_empty(), "`{reaper}` did not reap the leftover");
     }
 }
+
+#[test]
+fn shell_runs_in_the_platforms_image_with_its_mounts() {
+    let hb = Hostbuild::new();
+    let out = tempfile::tempdir().unwrap();
+    let child = hb
+        .command()
+        .args([OsStr::new("shell"), guest("container-steps").as_os_str(), OsStr::new("--source"), source().as_os_str()])
+        .args([OsStr::new("--out"), out.path().as_os_str()])
+        .args(["--", "sh", "-c", "ls /work/src; cat /marker.txt; echo cache=$CCACHE_DIR; touch /work/out/from-shell"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.expect(0, &["shell in hostbuild/container-steps-main:"]);
+    for line in ["CMakeLists.txt", "one", "cache=/work/cache"] {
+        assert!(run.stdout.lines().any(|l| l == line), "no {line:?} in {}", run.stdout);
+    }
+    assert!(out.path().join("build.container-steps/from-shell").exists());
+    assert!(containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty());
+    let failed = hb
+        .command()
+        .args([OsStr::new("shell"), guest("container-steps").as_os_str(), OsStr::new("--source"), source().as_os_str()])
+        .args([OsStr::new("--out"), out.path().as_os_str(), OsStr::new("--"), OsStr::new("false")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(7), "a failing shell command exits 7");
+}

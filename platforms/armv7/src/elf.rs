@@ -12,7 +12,7 @@ pub enum Binary {
     OtherElf(u16),
     /// A static library (`ar` archive).
     Archive,
-    NotBinary,
+    Other,
 }
 
 const EM_ARM: u16 = 40;
@@ -24,7 +24,7 @@ pub fn classify(bytes: &[u8]) -> Binary {
         return Binary::Archive;
     }
     if !bytes.starts_with(b"\x7fELF") || bytes.len() < 52 {
-        return Binary::NotBinary;
+        return Binary::Other;
     }
     let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
     let u32_at = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -60,6 +60,6 @@ mod tests {
         elf[18] = 62;
         assert_eq!(classify(&elf), Binary::OtherElf(62));
         assert_eq!(classify(b"!<arch>\nxyz"), Binary::Archive);
-        assert_eq!(classify(b"text"), Binary::NotBinary);
+        assert_eq!(classify(b"text"), Binary::Other);
     }
 }
