@@ -22,8 +22,22 @@ fn broken_example(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::
     dir
 }
 
+/// Builds the platform's two images once per test process, so the tests
+/// (run in parallel) do not all build them at the same time on a fresh machine.
+fn images_built() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = Hostbuild::new().command();
+        cmd.args([OsStr::new("run"), plugin("armv7").as_os_str(), OsStr::new("--source"), example().as_os_str()]);
+        cmd.args([OsStr::new("--out"), out.path().as_os_str(), OsStr::new("--opt"), OsStr::new("skip-tests=true")]);
+        Run::from(cmd.output().unwrap()).expect(0, &[]);
+    });
+}
+
 /// Runs armv7 and checks that no container of that process is left.
 fn run_armv7(hb: &Hostbuild, source: &Path, out: &Path, extra: &[&str]) -> Run {
+    images_built();
     let mut cmd = hb.command();
     cmd.args([OsStr::new("run"), plugin("armv7").as_os_str(), OsStr::new("--source"), source.as_os_str()]);
     cmd.args([OsStr::new("--out"), out.as_os_str()]).args(extra);
