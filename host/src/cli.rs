@@ -52,6 +52,98 @@ pub enum Command {
     Clean(CleanArgs),
     /// Show the cache volumes (ccache) and compiled plugins; `clear` empties them.
     Cache(CacheArgs),
+    /// Push, pull and list sets in the artifact repository.
+    ///
+    /// Layout: <commit>/<os>/<variant>/<static|dynamic>/ with the primary
+    /// files, their .meta, licenses/, dependencies/ and manifest.json.
+    Artifacts(ArtifactsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsArgs {
+    /// The repository: a directory, file:///path or s3://bucket/prefix.
+    #[arg(long, global = true, env = "HOSTBUILD_STORE", default_value = crate::capabilities::artifacts::open::DEFAULT_STORE, value_name = "URL")]
+    pub store: String,
+
+    /// Print JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: ArtifactsCommand,
+}
+
+/// What names a set, each found automatically when not given.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Commit [default: HOSTBUILD_SHA, MXNET_SHA, GIT_COMMIT, else `git rev-parse HEAD` in --source].
+    #[arg(long, value_name = "SHA")]
+    pub git_sha: Option<String>,
+
+    /// Operating system, e.g. debian12 [default: ID+VERSION_ID of /etc/os-release].
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+
+    /// Variant, e.g. cpu, mkl, cu121, cu121mkl [default: cpu].
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
+
+    /// The git checkout the commit is read from.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct LinkageArgs {
+    /// The set is statically linked.
+    #[arg(long = "static")]
+    pub r#static: bool,
+    /// The set is dynamically linked.
+    #[arg(long)]
+    pub dynamic: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Publish files as one set; refuses to overwrite a set unless --force.
+    Push {
+        #[command(flatten)]
+        set: SetArgs,
+        #[command(flatten)]
+        linkage: LinkageArgs,
+        /// The primary files (libraries, executables).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// License files, published under licenses/.
+        #[arg(long, num_args = 1.., value_name = "FILE")]
+        licenses: Vec<PathBuf>,
+        /// Runtime dependencies, published under dependencies/.
+        #[arg(long, num_args = 1.., value_name = "FILE")]
+        dependencies: Vec<PathBuf>,
+        /// Replace an existing or half-published set.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Download a set into a new directory, verifying every sha256.
+    Pull {
+        #[command(flatten)]
+        set: SetArgs,
+        #[command(flatten)]
+        linkage: LinkageArgs,
+        /// Where the set appears (must not exist, or be empty).
+        #[arg(value_name = "DIR")]
+        dest: PathBuf,
+    },
+    /// List the complete sets (of one commit, or all).
+    Ls {
+        /// Only this commit [default: the current checkout's, if any].
+        #[arg(long, value_name = "SHA")]
+        git_sha: Option<String>,
+        /// The git checkout the default commit is read from.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        source: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +235,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub explain: bool,
 
+    /// Publish each platform's artifacts to the repository (--store).
+    #[arg(long)]
+    pub publish: bool,
+
+    /// The artifact repository for --publish: a directory, file:///path or s3://bucket/prefix.
+    #[arg(long, env = "HOSTBUILD_STORE", default_value = crate::capabilities::artifacts::open::DEFAULT_STORE, value_name = "URL")]
+    pub store: String,
+
+    /// Commit the artifacts belong to [default: HOSTBUILD_SHA, MXNET_SHA, GIT_COMMIT, else git in --source].
+    #[arg(long, value_name = "SHA")]
+    pub git_sha: Option<String>,
+
+    /// With --publish: replace sets that already exist.
+    #[arg(long)]
+    pub force: bool,
+
     /// Size cap of each platform's ccache volume.
     #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
     pub ccache_size: String,
@@ -194,6 +302,7 @@ impl Cli {
             Command::Clean(a) => a.json,
             Command::Cache(a) => a.json,
             Command::Shell(_) => false,
+            Command::Artifacts(a) => a.json,
         }
     }
 }

@@ -3,6 +3,11 @@
 
 use std::io::Write;
 
+use crate::artifact::characteristics::{NoCommit, COMMIT_VARS};
+use crate::artifact::publish::PublishError;
+use crate::artifact::pull::PullError;
+use crate::capabilities::artifacts::open::OpenError;
+use crate::capabilities::artifacts::store::StoreError;
 use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
 use crate::runtime::bindings::types::PluginError;
@@ -31,6 +36,10 @@ pub enum ExitStatus {
     StepFailed = 7,
     /// Something the host needs is missing: Docker engine, QEMU, a writable cache.
     Unavailable = 8,
+    /// The artifact set already exists (or another process is publishing it).
+    Conflict = 9,
+    /// No such artifact set, or one whose files do not match its manifest.
+    ArtifactMissing = 10,
     /// Stopped by SIGINT (128 + 2); the run's containers were removed.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); the run's containers were removed.
@@ -92,6 +101,55 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
         let status = if e.signal == "SIGTERM" { ExitStatus::Terminated } else { ExitStatus::Interrupted };
         return Some((status, None));
     }
+    if let Some(e) = e.downcast_ref::<PublishError>() {
+        return Some(match e {
+            PublishError::Exists { .. } => {
+                (ExitStatus::Conflict, Some("a published set is never overwritten; pass --force to replace it".into()))
+            }
+            PublishError::Claimed { .. } => (
+                ExitStatus::Conflict,
+                Some("wait for the other publisher, or pass --force if an earlier publish died midway".into()),
+            ),
+            PublishError::Invalid(_) => (ExitStatus::Usage, None),
+            PublishError::Read { .. } => (ExitStatus::Usage, Some("check the file paths".into())),
+            PublishError::Store { source, .. } => store_error(source),
+        });
+    }
+    if let Some(e) = e.downcast_ref::<PullError>() {
+        return Some(match e {
+            PullError::NoSet { available, .. } => (
+                ExitStatus::ArtifactMissing,
+                Some(if available.is_empty() {
+                    "this commit has no complete sets; check --git-sha, or `hostbuild artifacts ls`".into()
+                } else {
+                    format!("sets of this commit (os/variant/linkage): {}", available.join(", "))
+                }),
+            ),
+            PullError::Corrupt { .. } => (
+                ExitStatus::ArtifactMissing,
+                Some("the stored object was changed after publishing; republish the set with --force".into()),
+            ),
+            PullError::DestinationExists(_) | PullError::Invalid(_) => (ExitStatus::Usage, None),
+            PullError::Write { .. } => (ExitStatus::Unavailable, None),
+            PullError::Store { source, .. } => store_error(source),
+        });
+    }
+    if e.downcast_ref::<NoCommit>().is_some() {
+        let hint = format!(
+            "pass --git-sha SHA, set one of {}, or run inside a git checkout (--source DIR)",
+            COMMIT_VARS.join(", ")
+        );
+        return Some((ExitStatus::Usage, Some(hint)));
+    }
+    if e.downcast_ref::<OpenError>().is_some() {
+        return Some((
+            ExitStatus::Usage,
+            Some("pass --store DIR, --store file:///DIR or --store s3://BUCKET/PREFIX".into()),
+        ));
+    }
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        return Some(store_error(e));
+    }
     if let Some(e) = e.downcast_ref::<crate::commands::Usage>() {
         return Some((ExitStatus::Usage, Some(e.hint.clone())));
     }
@@ -138,6 +196,16 @@ fn load_error(e: &LoadError) -> (ExitStatus, Option<String>) {
             Some("plugins may import only the hostbuild:platform interfaces and WASI 0.2; rebuild it with hostbuild-sdk".into()),
         ),
         LoadError::Cache(c) => classify(c).unwrap_or((ExitStatus::Unavailable, None)),
+    }
+}
+
+fn store_error(e: &StoreError) -> (ExitStatus, Option<String>) {
+    match e {
+        StoreError::NotFound(_) => (ExitStatus::ArtifactMissing, None),
+        StoreError::AlreadyExists(_) => (ExitStatus::Conflict, None),
+        StoreError::InvalidKey(_) => (ExitStatus::Usage, None),
+        StoreError::Denied(_) => (ExitStatus::Unavailable, Some("check the store's permissions or credentials".into())),
+        StoreError::Unreachable(_) | StoreError::Io(_) => (ExitStatus::Unavailable, None),
     }
 }
 

@@ -5,6 +5,7 @@
 //! `options` (what a plugin declares, checked), `diagnostics` (error →
 //! message, hint, exit status).
 
+pub mod artifact;
 pub mod capabilities;
 pub mod cli;
 pub mod commands;

@@ -1,5 +1,6 @@
 //! One file per subcommand; `common` holds what `run` and `inspect` share.
 
+mod artifacts;
 mod cache;
 mod clean;
 mod common;
@@ -31,5 +32,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Shell(args) => shell::shell(args, cache, cli.verbose).await,
         Command::Clean(args) => clean::clean(args).await,
         Command::Cache(args) => cache::cache(args, &cache).await,
+        Command::Artifacts(args) => artifacts::artifacts(args).await,
     }
 }

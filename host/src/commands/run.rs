@@ -10,6 +10,12 @@ use sha2::{Digest, Sha256};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{common, Usage};
+use crate::artifact::characteristics;
+use crate::artifact::layout::{Linkage, SetId};
+use crate::artifact::publish::{publish, Publication};
+use crate::capabilities::artifacts::open::open as open_store;
+use crate::capabilities::artifacts::plugin_store::PluginStore;
+use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::{self, EngineInfo};
 use crate::capabilities::container::{invoking_user, lifecycle, DockerBackend, EngineError, StepHost};
 use crate::capabilities::host_info::HostInfo;
@@ -42,6 +48,14 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     }
     check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
 
+    let store: Option<Arc<dyn ObjectStore>> = match args.publish {
+        true => Some(Arc::from(open_store(&args.store)?)),
+        false => None,
+    };
+    let commit = match args.publish {
+        true => Some(characteristics::commit(args.git_sha.as_deref(), &source)?.value),
+        false => args.git_sha.clone().or_else(|| commit(&source)),
+    };
     let engine = if opened.iter().any(|o| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
         let reaped = lifecycle::reap_orphans(&docker).await;
@@ -54,7 +68,9 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     };
     let run = Arc::new(RunShared {
         id: run_id(),
-        commit: commit(&source),
+        commit,
+        store,
+        force: args.force,
         source,
         out: args.out.clone(),
         options: args.options.clone(),
@@ -90,6 +106,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 struct RunShared {
     id: String,
     commit: Option<String>,
+    /// Where `--publish` puts the sets.
+    store: Option<Arc<dyn ObjectStore>>,
+    force: bool,
     source: PathBuf,
     out: PathBuf,
     options: Vec<RawOption>,
@@ -116,6 +135,9 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
         lent.host_info = HostInfo::from_env(run.commit.clone(), &caps.env_vars);
         lent.workspace =
             Workspace::open(&run.source, &output).with_context(|| format!("cannot open {}", output.display()))?;
+        if let Some(store) = &run.store {
+            lent.artifacts = Arc::new(PluginStore::new(store.clone(), &name, output.clone()));
+        }
     }
 
     log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
@@ -141,8 +163,20 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
     log.line("hostbuild", Level::Info, &format!("{name}: building"));
     let report = o.plugin.build(&ctx).await?;
     let artifacts = o.plugin.detect_artifacts(&ctx).await?;
+    let published = match (&run.store, &run.commit) {
+        (Some(store), Some(commit)) => {
+            let plugin = format!("{name}@{}", o.info.version);
+            let sets = publish_sets(store.as_ref(), commit, &name, &plugin, &output, &artifacts, run.force).await?;
+            for s in &sets {
+                log.line("hostbuild", Level::Info, &format!("{name}: published {}/{s}", store.describe()));
+            }
+            sets
+        }
+        _ => Vec::new(),
+    };
     let artifacts = check_artifacts(&name, &output, artifacts)?;
     Ok(serde_json::json!({
+        "published": published,
         "name": name,
         "version": o.info.version.to_string(),
         "output": output,
@@ -185,6 +219,46 @@ async fn shutdown_signal() -> &'static str {
         _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGINT",
         _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGTERM",
     }
+}
+
+/// Publishes a platform's artifacts: one set per (os, variant, linkage) of
+/// its primary files, each with the licenses and dependencies.
+async fn publish_sets(
+    store: &dyn ObjectStore,
+    commit: &str,
+    platform: &str,
+    plugin: &str,
+    output: &Path,
+    artifacts: &[Artifact],
+    force: bool,
+) -> anyhow::Result<Vec<String>> {
+    let prop = |a: &Artifact, k: &str| a.properties.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let of_role = |role: ArtifactRole| -> Vec<PathBuf> {
+        artifacts.iter().filter(|a| a.role == role).map(|a| output.join(&a.path)).collect()
+    };
+    let mut groups: std::collections::BTreeMap<(String, String, Linkage), Vec<PathBuf>> = Default::default();
+    for a in artifacts.iter().filter(|a| matches!(a.role, ArtifactRole::Primary | ArtifactRole::Wheel)) {
+        let os = characteristics::os(None, prop(a, "os").as_deref()).value;
+        let variant = prop(a, "variant").unwrap_or_else(|| "cpu".into());
+        let linkage = if prop(a, "linkage").as_deref() == Some("static") { Linkage::Static } else { Linkage::Dynamic };
+        groups.entry((os, variant, linkage)).or_default().push(output.join(&a.path));
+    }
+    let mut published = Vec::new();
+    for ((os, variant, linkage), primaries) in groups {
+        let id = SetId { commit: commit.to_string(), os, variant, linkage };
+        let p = Publication {
+            id: id.clone(),
+            primaries,
+            licenses: of_role(ArtifactRole::License),
+            dependencies: of_role(ArtifactRole::Dependency),
+            platform: Some(platform.to_string()),
+            plugin: Some(plugin.to_string()),
+            force,
+        };
+        publish(store, &p).await?;
+        published.push(id.dir());
+    }
+    Ok(published)
 }
 
 /// Refuses recipes a well-formed plugin cannot return.

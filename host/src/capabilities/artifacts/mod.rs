@@ -3,6 +3,10 @@
 //! The binding checks the plugin declared `publish` at every call.
 
 mod host;
+pub mod local;
+pub mod open;
+pub mod plugin_store;
+pub mod store;
 
 use crate::runtime::bindings::artifacts::StoreError;
 

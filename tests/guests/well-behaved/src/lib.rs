@@ -34,6 +34,8 @@ impl Platform for WellBehaved {
         host::info(&format!("source has {} entries", source.len()));
         let escape = workspace::read(Tree::Source, "../etc/passwd");
         host::info(&format!("escape attempt: {escape:?}"));
+        // Not declared: the host refuses the artifact repository at the call.
+        host::info(&format!("artifacts: {:?}", host::artifacts::exists("anything")));
         let write_source = workspace::write("../outside.txt", b"x");
         host::info(&format!("write outside: {write_source:?}"));
         workspace::write("report/hello.txt", ctx.run_id.as_bytes()).map_err(|e| Error::failed(format!("{e:?}")))?;

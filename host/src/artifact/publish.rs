@@ -1,0 +1,190 @@
+//! Publishing one set: claim it (create-only lock object), upload the files
+//! and their `.meta`, then write `manifest.json` create-only, last. Of many
+//! publishers racing for one set exactly one wins; the others fail before
+//! writing anything. `force` replaces an existing or half-written set.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::layout::{SetId, LOCK, MANIFEST};
+use super::manifest::{FileEntry, FileRole, Manifest};
+use super::meta;
+use crate::capabilities::artifacts::store::{ObjectStore, StoreError};
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub id: SetId,
+    pub primaries: Vec<PathBuf>,
+    pub licenses: Vec<PathBuf>,
+    pub dependencies: Vec<PathBuf>,
+    pub platform: Option<String>,
+    pub plugin: Option<String>,
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("a set already exists at {store}/{dir}")]
+    Exists { store: String, dir: String },
+    #[error("the set at {store}/{dir} is being published by another process, or an earlier publish died midway")]
+    Claimed { store: String, dir: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("publishing to {store} failed")]
+    Store {
+        store: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// A local file with its place in the set.
+struct Planned {
+    local: PathBuf,
+    path: String,
+    role: FileRole,
+}
+
+fn file_name(p: &Path) -> Result<String, PublishError> {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| PublishError::Invalid(format!("{} is not a file path", p.display())))
+}
+
+fn digest(path: &Path) -> Result<(u64, String), PublishError> {
+    let bytes = std::fs::read(path).map_err(|source| PublishError::Read { path: path.into(), source })?;
+    Ok((bytes.len() as u64, hex::encode(Sha256::digest(&bytes))))
+}
+
+pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifest, PublishError> {
+    p.id.check().map_err(PublishError::Invalid)?;
+    if p.primaries.is_empty() {
+        return Err(PublishError::Invalid("nothing to publish: no primary file".into()));
+    }
+    let dir = p.id.dir();
+    let err = |source| PublishError::Store { store: store.describe(), source };
+    let mut plan = Vec::new();
+    for (files, role, sub) in [
+        (&p.primaries, FileRole::Primary, ""),
+        (&p.licenses, FileRole::License, "licenses/"),
+        (&p.dependencies, FileRole::Dependency, "dependencies/"),
+    ] {
+        for f in files {
+            let path = format!("{sub}{}", file_name(f)?);
+            if plan.iter().any(|x: &Planned| x.path == path) {
+                return Err(PublishError::Invalid(format!("two files would be published as `{path}`")));
+            }
+            plan.push(Planned { local: f.clone(), path, role });
+        }
+    }
+
+    if !p.force && store.exists(&format!("{dir}{MANIFEST}")).await.map_err(err)? {
+        return Err(PublishError::Exists { store: store.describe(), dir });
+    }
+    let scratch = tempfile::tempdir().map_err(|e| err(StoreError::Io(e.to_string())))?;
+    let lock = scratch.path().join("lock");
+    std::fs::write(&lock, format!("pid={} host={}\n", std::process::id(), hostname()))
+        .map_err(|e| err(StoreError::Io(e.to_string())))?;
+    match store.put(&format!("{dir}{LOCK}"), &lock, !p.force).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            // Lost the race, or the set is complete and another process won.
+            if store.exists(&format!("{dir}{MANIFEST}")).await.map_err(err)? {
+                return Err(PublishError::Exists { store: store.describe(), dir });
+            }
+            return Err(PublishError::Claimed { store: store.describe(), dir });
+        }
+        Err(e) => return Err(err(e)),
+    }
+
+    let result = upload(store, p, &dir, &plan, scratch.path()).await;
+    if result.is_err() {
+        // Let a retry claim the set again; nothing else of it is trusted.
+        let _ = store.delete(&format!("{dir}{LOCK}")).await;
+    }
+    result
+}
+
+async fn upload(
+    store: &dyn ObjectStore,
+    p: &Publication,
+    dir: &str,
+    plan: &[Planned],
+    scratch: &Path,
+) -> Result<Manifest, PublishError> {
+    let err = |source| PublishError::Store { store: store.describe(), source };
+    let created = now_rfc3339();
+    let mut entries = Vec::new();
+    let mut sums = BTreeMap::new();
+    for f in plan {
+        let (size, sha256) = digest(&f.local)?;
+        store.put(&format!("{dir}{}", f.path), &f.local, false).await.map_err(err)?;
+        sums.insert(f.path.clone(), (size, sha256.clone()));
+        entries.push(FileEntry { path: f.path.clone(), role: f.role, size, sha256 });
+    }
+    for primary in plan.iter().filter(|f| f.role == FileRole::Primary) {
+        let mut props = BTreeMap::from([
+            ("commit".to_string(), p.id.commit.clone()),
+            ("os".to_string(), p.id.os.clone()),
+            ("variant".to_string(), p.id.variant.clone()),
+            ("linkage".to_string(), p.id.linkage.as_str().to_string()),
+            ("build_time".to_string(), created.clone()),
+        ]);
+        if let Some(platform) = &p.platform {
+            props.insert("platform".into(), platform.clone());
+        }
+        if let Some(plugin) = &p.plugin {
+            props.insert("plugin".into(), plugin.clone());
+        }
+        for (path, (size, sha)) in &sums {
+            props.insert(format!("sha256.{path}"), sha.clone());
+            props.insert(format!("size.{path}"), size.to_string());
+        }
+        let meta_path = format!("{}.meta", primary.path);
+        let local = scratch.join("meta");
+        std::fs::write(&local, meta::render(&props)).map_err(|e| err(StoreError::Io(e.to_string())))?;
+        let (size, sha256) = digest(&local)?;
+        store.put(&format!("{dir}{meta_path}"), &local, false).await.map_err(err)?;
+        entries.push(FileEntry { path: meta_path, role: FileRole::Meta, size, sha256 });
+    }
+    let manifest = Manifest {
+        format: 1,
+        id: p.id.clone(),
+        platform: p.platform.clone(),
+        plugin: p.plugin.clone(),
+        created,
+        files: entries,
+    };
+    let local = scratch.join(MANIFEST);
+    std::fs::write(&local, manifest.to_json()).map_err(|e| err(StoreError::Io(e.to_string())))?;
+    match store.put(&format!("{dir}{MANIFEST}"), &local, !p.force).await {
+        Err(StoreError::AlreadyExists(_)) => Err(PublishError::Exists { store: store.describe(), dir: dir.into() }),
+        other => other.map_err(err).map(|()| manifest),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}

@@ -1,0 +1,46 @@
+//! The object store under the artifact repository: keys relative to the
+//! repository's prefix, whole files in and out.
+
+use std::path::Path;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no object `{0}`")]
+    NotFound(String),
+    #[error("object `{0}` already exists")]
+    AlreadyExists(String),
+    #[error("access denied: {0}")]
+    Denied(String),
+    #[error("the store is unreachable: {0}")]
+    Unreachable(String),
+    #[error("invalid key `{0}`")]
+    InvalidKey(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Where the store is, for messages (never with credentials).
+    fn describe(&self) -> String;
+    /// Uploads a file; with `create_only` it fails with `AlreadyExists`
+    /// when the key exists, atomically, so one of many racing writers wins.
+    async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError>;
+    /// Downloads an object into the file `to` (created or replaced).
+    async fn get(&self, key: &str, to: &Path) -> Result<(), StoreError>;
+    async fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    /// Every key under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// A key is `/`-separated plain segments: no `..`, no empty segment.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let ok = !key.is_empty() && key.split('/').all(|s| !s.is_empty() && s != "." && s != "..") && !key.contains('\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidKey(key.to_string()))
+    }
+}

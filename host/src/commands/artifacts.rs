@@ -1,0 +1,87 @@
+//! `hostbuild artifacts push|pull|ls`: MXNet's `artifact_repository.py`,
+//! on the local directory store or S3.
+
+use crate::artifact::characteristics;
+use crate::artifact::layout::{Linkage, SetId};
+use crate::artifact::publish::{publish, Publication};
+use crate::artifact::pull::{available, pull};
+use crate::capabilities::artifacts::open::open;
+use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs};
+use crate::diagnostics::ExitStatus;
+use std::collections::BTreeSet;
+
+fn linkage(l: &LinkageArgs) -> Linkage {
+    if l.r#static {
+        Linkage::Static
+    } else {
+        Linkage::Dynamic
+    }
+}
+
+pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
+    let store = open(&args.store)?;
+    match args.command {
+        ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
+            let commit = characteristics::commit(set.git_sha.as_deref(), &set.source)?;
+            let os = characteristics::os(set.os.as_deref(), None);
+            let id = SetId {
+                commit: commit.value,
+                os: os.value,
+                variant: set.variant.unwrap_or_else(|| "cpu".into()),
+                linkage: linkage(&l),
+            };
+            let p = Publication { id, primaries: files, licenses, dependencies, platform: None, plugin: None, force };
+            let manifest = publish(store.as_ref(), &p).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            } else {
+                println!("published {} file(s) to {}/{}", manifest.files.len(), store.describe(), p.id.dir());
+            }
+        }
+        ArtifactsCommand::Pull { set, linkage: l, dest } => {
+            let commit = characteristics::commit(set.git_sha.as_deref(), &set.source)?;
+            let os = characteristics::os(set.os.as_deref(), None);
+            let id = SetId {
+                commit: commit.value,
+                os: os.value,
+                variant: set.variant.unwrap_or_else(|| "cpu".into()),
+                linkage: linkage(&l),
+            };
+            let manifest = pull(store.as_ref(), &id, &dest).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            } else {
+                println!(
+                    "pulled {} file(s) of {} into {} (every sha256 verified)",
+                    manifest.files.len(),
+                    id.dir(),
+                    dest.display()
+                );
+            }
+        }
+        ArtifactsCommand::Ls { git_sha, source } => {
+            let commits: BTreeSet<String> = match git_sha
+                .or_else(|| characteristics::commit(None, &source).ok().map(|f| f.value))
+            {
+                Some(c) => BTreeSet::from([c]),
+                None => store.list("").await?.iter().filter_map(|k| k.split('/').next().map(str::to_string)).collect(),
+            };
+            let mut sets = Vec::new();
+            for c in commits {
+                for s in available(store.as_ref(), &c).await? {
+                    sets.push(format!("{c}/{s}"));
+                }
+            }
+            if args.json {
+                println!("{}", serde_json::json!({ "store": store.describe(), "sets": sets }));
+            } else if sets.is_empty() {
+                println!("no complete sets in {}", store.describe());
+            } else {
+                for s in sets {
+                    println!("{s}");
+                }
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
