@@ -5,6 +5,7 @@
 #   - the wasm32-wasip2 Rust target (to build plugins)
 #   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled
 #   - dockerd running (started in the background when it is not)
+#   - s3s-fs, the loopback S3 server of the tests
 #   - the offline base images hostbuild/bookworm:{amd64,armv7,arm64}
 set -euo pipefail
 
@@ -49,8 +50,17 @@ if ! docker version >/dev/null 2>&1; then
   done
   docker version >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/hostbuild-dockerd.log"; exit 1; }
 fi
-# The offline base images the platforms' recipes start from.
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+
+# A real S3 server for the tests and benchmarks (s3s-fs, from crates.io).
+S3S_FS="$HOME/.cache/hostbuild-dev/tools/bin/s3s-fs"
+if [ ! -x "$S3S_FS" ]; then
+  log "installing s3s-fs (the loopback S3 server of the tests)"
+  CARGO_TARGET_DIR="$HOME/.cache/hostbuild-dev/tools-target" \
+    cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked --root "$HOME/.cache/hostbuild-dev/tools"
+fi
+
+# The offline base images the platforms' recipes start from.
 cargo xtask images
 log "ready"

@@ -141,7 +141,7 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
         );
         return Some((ExitStatus::Usage, Some(hint)));
     }
-    if e.downcast_ref::<OpenError>().is_some() {
+    if let Some(OpenError::Unknown(_)) = e.downcast_ref::<OpenError>() {
         return Some((
             ExitStatus::Usage,
             Some("pass --store DIR, --store file:///DIR or --store s3://BUCKET/PREFIX".into()),
@@ -204,8 +204,19 @@ fn store_error(e: &StoreError) -> (ExitStatus, Option<String>) {
         StoreError::NotFound(_) => (ExitStatus::ArtifactMissing, None),
         StoreError::AlreadyExists(_) => (ExitStatus::Conflict, None),
         StoreError::InvalidKey(_) => (ExitStatus::Usage, None),
-        StoreError::Denied(_) => (ExitStatus::Unavailable, Some("check the store's permissions or credentials".into())),
-        StoreError::Unreachable(_) | StoreError::Io(_) => (ExitStatus::Unavailable, None),
+        StoreError::Denied(_) => (
+            ExitStatus::Unavailable,
+            Some(
+                "check the bucket and the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
+                 or the directory's permissions"
+                    .into(),
+            ),
+        ),
+        StoreError::Unreachable(_) => (
+            ExitStatus::Unavailable,
+            Some("check AWS_ENDPOINT_URL (or the profile's endpoint) and that the server is up".into()),
+        ),
+        StoreError::Io(_) => (ExitStatus::Unavailable, None),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod bench_store;
 mod images;
 mod plugins;
 
@@ -40,6 +41,9 @@ enum Task {
         /// Only the runtime figures (no Docker engine needed).
         #[arg(long)]
         runtime_only: bool,
+        /// Only the artifact store throughput (256 MiB, hostbuild vs awscli).
+        #[arg(long)]
+        store: bool,
     },
 }
 
@@ -49,7 +53,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Plugins => plugins::build_all(),
         Task::Images { force } => images::build_all(force),
-        Task::Bench { plugin, runs, runtime_only } => {
+        Task::Bench { store: true, runs, .. } => bench_store::run(runs.min(5)),
+        Task::Bench { plugin, runs, runtime_only, .. } => {
             bench::run(&plugin, runs)?;
             if !runtime_only {
                 bench::step(runs)?;

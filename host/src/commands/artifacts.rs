@@ -19,7 +19,7 @@ fn linkage(l: &LinkageArgs) -> Linkage {
 }
 
 pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
-    let store = open(&args.store)?;
+    let store = open(&args.store).await?;
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
             let commit = characteristics::commit(set.git_sha.as_deref(), &set.source)?;
@@ -31,7 +31,19 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
                 linkage: linkage(&l),
             };
             let p = Publication { id, primaries: files, licenses, dependencies, platform: None, plugin: None, force };
-            let manifest = publish(store.as_ref(), &p).await?;
+            // On SIGINT/SIGTERM: let the upload stop at its next part and
+            // abort itself (a few seconds at most), abort anything left, exit.
+            let publishing = publish(store.as_ref(), &p);
+            tokio::pin!(publishing);
+            let manifest = tokio::select! {
+                m = &mut publishing => m?,
+                signal = crate::commands::shutdown_signal() => {
+                    store.cancel();
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut publishing).await;
+                    store.abort_open_uploads().await;
+                    return Err(crate::commands::Interrupted { signal, removed: 0 }.into());
+                }
+            };
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);
             } else {

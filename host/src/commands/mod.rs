@@ -9,7 +9,7 @@ mod inspect;
 mod run;
 mod shell;
 
-pub use run::Interrupted;
+pub use run::{shutdown_signal, Interrupted};
 
 use crate::cli::{Cli, Command};
 use crate::diagnostics::ExitStatus;

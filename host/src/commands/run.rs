@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
 
     let store: Option<Arc<dyn ObjectStore>> = match args.publish {
-        true => Some(Arc::from(open_store(&args.store)?)),
+        true => Some(open_store(&args.store).await?),
         false => None,
     };
     let commit = match args.publish {
@@ -91,6 +91,9 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         Some((docker, _)) => lifecycle::remove_run(docker, &run.id, STOP_GRACE, outcome.is_err()).await,
         None => 0,
     };
+    if let (Err(_), Some(store)) = (&outcome, &run.store) {
+        store.abort_open_uploads().await;
+    }
     let summaries = match outcome {
         Ok(result) => result?,
         Err(signal) => return Err(Interrupted { signal, removed }.into()),
@@ -204,14 +207,14 @@ fn hand_to_invoking_user(output: &Path) -> anyhow::Result<()> {
 
 /// The run was stopped by a signal; its containers were removed.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {signal}; removed {removed} container(s) of this run")]
+#[error("interrupted by {signal}; removed {removed} container(s) and aborted the open uploads of this run")]
 pub struct Interrupted {
     pub signal: &'static str,
     pub removed: usize,
 }
 
 /// Waits for SIGINT or SIGTERM and names it.
-async fn shutdown_signal() -> &'static str {
+pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();

@@ -6,6 +6,7 @@ mod host;
 pub mod local;
 pub mod open;
 pub mod plugin_store;
+pub mod s3;
 pub mod store;
 
 use crate::runtime::bindings::artifacts::StoreError;

@@ -33,6 +33,12 @@ pub trait ObjectStore: Send + Sync {
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Asks uploads in progress to stop at their next step and clean up.
+    fn cancel(&self) {}
+    /// Aborts uploads left open by an interruption; returns how many.
+    async fn abort_open_uploads(&self) -> usize {
+        0
+    }
 }
 
 /// A key is `/`-separated plain segments: no `..`, no empty segment.

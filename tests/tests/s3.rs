@@ -1,0 +1,246 @@
+//! The artifact repository on a real S3 HTTP server on loopback: s3s-fs
+//! (installed by scripts/prereqs.sh), one server per test, with credentials.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hostbuild_tests::{Hostbuild, Run};
+
+const KEY: &str = "hostbuild-test-key";
+const SECRET: &str = "hostbuild-test-secret-value";
+
+/// A running s3s-fs with bucket `builds`, stopped when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    root: tempfile::TempDir,
+    hb: Hostbuild,
+    work: tempfile::TempDir,
+}
+
+fn s3s_fs() -> PathBuf {
+    let path = std::env::var_os("HOSTBUILD_S3S_FS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hostbuild-dev/tools/bin/s3s-fs"));
+    assert!(path.exists(), "{} is missing: run `bash scripts/prereqs.sh`", path.display());
+    path
+}
+
+impl Server {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("builds")).unwrap();
+        let child = Command::new(s3s_fs())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", KEY, "--secret-key", SECRET])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port, root, hb: Hostbuild::new(), work: tempfile::tempdir().unwrap() }
+    }
+
+    /// `hostbuild artifacts --store s3://builds/ci ARGS` with this server's
+    /// endpoint and credentials, and nothing from the machine's AWS config.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.hb.command();
+        cmd.current_dir(self.work.path())
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port))
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("HOSTBUILD_SHA")
+            .env_remove("MXNET_SHA")
+            .env_remove("GIT_COMMIT")
+            .args(["artifacts", "--store", "s3://builds/ci"])
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().unwrap())
+    }
+
+    fn file(&self, name: &str, contents: &[u8]) -> String {
+        let path = self.work.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+
+    /// Where s3s-fs keeps an object of the bucket.
+    fn object(&self, key: &str) -> PathBuf {
+        self.root.path().join("builds/ci").join(key)
+    }
+
+    fn open_uploads(&self) -> usize {
+        std::fs::read_dir(self.root.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".upload-"))
+            .count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn os() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap();
+    let field = |k: &str| {
+        text.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=')).unwrap().trim_matches('"').to_string()
+    };
+    format!("{}{}", field("ID"), field("VERSION_ID"))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
+}
+
+#[test]
+fn round_trip_with_multipart_licenses_and_dependencies() {
+    let s = Server::start();
+    // 40 MiB goes up in 8 MiB parts, in parallel.
+    let big: Vec<u8> = (0..40u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let lib = s.file("in/libmxnet.so", &big);
+    let lic = s.file("in/LICENSE", b"Apache-2.0");
+    let dep = s.file("in/libopenblas.so.0", b"dep");
+    s.run(&[
+        "push",
+        "--git-sha",
+        "c1",
+        "--variant",
+        "cu121mkl",
+        "--dynamic",
+        &lib,
+        "--licenses",
+        &lic,
+        "--dependencies",
+        &dep,
+    ])
+    .expect(0, &[]);
+    assert_eq!(s.open_uploads(), 0);
+    assert!(s.object(&format!("c1/{}/cu121mkl/dynamic/manifest.json", os())).is_file());
+    let ls = s.run(&["ls", "--git-sha", "c1", "--json"]);
+    assert_eq!(ls.json()["sets"], serde_json::json!([format!("c1/{}/cu121mkl/dynamic", os())]));
+    let dest = s.work.path().join("pulled");
+    s.run(&["pull", "--git-sha", "c1", "--variant", "cu121mkl", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
+    assert!(same_file(&dest.join("libmxnet.so"), Path::new(&lib)));
+    assert!(same_file(&dest.join("licenses/LICENSE"), Path::new(&lic)));
+    assert!(same_file(&dest.join("dependencies/libopenblas.so.0"), Path::new(&dep)));
+    assert!(std::fs::read_to_string(dest.join("libmxnet.so.meta")).unwrap().contains("variant=cu121mkl"));
+}
+
+#[test]
+fn refuses_to_overwrite_and_has_one_winner_among_sixteen() {
+    let s = Server::start();
+    let files: Vec<String> =
+        (0..16).map(|i| s.file(&format!("p{i}/libx.so"), format!("build {i}").as_bytes())).collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            s.cmd(&["push", "--git-sha", "race", "--dynamic", f])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children.into_iter().map(|c| Run::from(c.wait_with_output().unwrap()).code).collect();
+    let winners: Vec<usize> = (0..16).filter(|i| codes[*i] == 0).collect();
+    assert_eq!(winners.len(), 1, "exit codes: {codes:?}");
+    assert!(codes.iter().all(|c| *c == 0 || *c == 9), "exit codes: {codes:?}");
+    let dest = s.work.path().join("pulled");
+    s.run(&["pull", "--git-sha", "race", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
+    assert_eq!(std::fs::read_to_string(dest.join("libx.so")).unwrap(), format!("build {}", winners[0]));
+    s.run(&["push", "--git-sha", "race", "--dynamic", &files[0]]).expect(9, &["a set already exists", "--force"]);
+}
+
+#[test]
+fn a_tampered_object_fails_the_pull_and_writes_nothing() {
+    let s = Server::start();
+    let lib = s.file("libx.so", b"genuine library");
+    s.run(&["push", "--git-sha", "t", "--dynamic", &lib]).expect(0, &[]);
+    std::fs::write(s.object(&format!("t/{}/cpu/dynamic/libx.so", os())), b"tampered library").unwrap();
+    let parent = s.work.path().join("downloads");
+    std::fs::create_dir(&parent).unwrap();
+    s.run(&["pull", "--git-sha", "t", "--dynamic", parent.join("set").to_str().unwrap()])
+        .expect(10, &["`libx.so` of the set does not match its manifest"]);
+    assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 0);
+}
+
+#[test]
+fn an_upload_interrupted_midway_leaves_no_manifest_and_no_open_multipart_upload() {
+    let s = Server::start();
+    let big = s.work.path().join("big.so");
+    std::fs::write(&big, vec![7u8; 200 << 20]).unwrap();
+    let mut child =
+        s.cmd(&["push", "--git-sha", "k", "--dynamic", big.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.open_uploads() == 0 {
+        assert!(Instant::now() < deadline, "the multipart upload never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert!(!s.object(&format!("k/{}/cpu/dynamic/manifest.json", os())).exists());
+    assert_eq!(s.open_uploads(), 0, "the multipart upload was not aborted");
+}
+
+#[test]
+fn store_errors_are_clear() {
+    let s = Server::start();
+    let lib = s.file("libx.so", b"x");
+    let wrong = Run::from(
+        s.cmd(&["push", "--git-sha", "e", "--dynamic", &lib])
+            .env("AWS_SECRET_ACCESS_KEY", "WRONG-SECRET-7f3a")
+            .output()
+            .unwrap(),
+    );
+    wrong.expect(8, &["the store refused", "credentials", "hint:"]);
+    assert!(
+        !wrong.stderr.contains("WRONG-SECRET-7f3a") && !wrong.stderr.contains(SECRET),
+        "a credential reached the output"
+    );
+    let none = Run::from(
+        s.cmd(&["push", "--git-sha", "e", "--dynamic", &lib])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output()
+            .unwrap(),
+    );
+    none.expect(8, &["no AWS credentials", "AWS_ACCESS_KEY_ID"]);
+    let mut missing = s.hb.command();
+    missing
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s.port))
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .args(["artifacts", "--store", "s3://missing/ci", "push", "--git-sha", "e", "--dynamic", &lib]);
+    Run::from(missing.output().unwrap()).expect(8, &["bucket `missing` does not exist"]);
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = Run::from(
+        s.cmd(&["push", "--git-sha", "e", "--dynamic", &lib])
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
+            .output()
+            .unwrap(),
+    );
+    unreachable.expect(8, &["cannot connect to http://127.0.0.1", "AWS_ENDPOINT_URL"]);
+}
