@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     };
     let commit = match args.publish {
         true => Some(characteristics::commit(args.git_sha.as_deref(), &source)?.value),
-        false => args.git_sha.clone().or_else(|| commit(&source)),
+        false => characteristics::commit(args.git_sha.as_deref(), &source).ok().map(|f| f.value),
     };
     let engine = if opened.iter().any(|o| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
@@ -350,15 +350,4 @@ fn print_summary(summaries: &[serde_json::Value], json: bool) -> anyhow::Result<
 fn run_id() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("{:x}-{:x}", now.as_millis(), std::process::id())
-}
-
-/// The commit of the source: `HOSTBUILD_SHA`, `GIT_COMMIT`, else git.
-fn commit(source: &Path) -> Option<String> {
-    for var in ["HOSTBUILD_SHA", "GIT_COMMIT"] {
-        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
-            return Some(v);
-        }
-    }
-    let out = std::process::Command::new("git").arg("-C").arg(source).args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
