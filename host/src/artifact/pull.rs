@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::layout::{SetId, MANIFEST};
 use super::manifest::Manifest;
 use crate::capabilities::artifacts::store::{ObjectStore, StoreError};
@@ -58,7 +56,7 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
     let dir = id.dir();
     let manifest_file = staging.path().join(".manifest.json");
     match store.get(&format!("{dir}{MANIFEST}"), &manifest_file).await {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(StoreError::NotFound(_)) => {
             return Err(PullError::NoSet {
                 store: store.describe(),
@@ -86,17 +84,13 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
         if let Some(p) = local.parent() {
             std::fs::create_dir_all(p).map_err(|source| PullError::Write { path: p.into(), source })?;
         }
-        store.get(&format!("{dir}{}", f.path), &local).await.map_err(err)?;
-        let data = std::fs::read(&local).map_err(|source| PullError::Write { path: local.clone(), source })?;
-        let sha = hex::encode(Sha256::digest(&data));
-        if data.len() as u64 != f.size || sha != f.sha256 {
+        let got = store.get(&format!("{dir}{}", f.path), &local).await.map_err(err)?;
+        if got.size != f.size || got.sha256 != f.sha256 {
             return Err(PullError::Corrupt {
                 file: f.path.clone(),
                 problem: format!(
-                    "{} bytes with sha256 {sha}, expected {} bytes with sha256 {}",
-                    data.len(),
-                    f.size,
-                    f.sha256
+                    "{} bytes with sha256 {}, expected {} bytes with sha256 {}",
+                    got.size, got.sha256, f.size, f.sha256
                 ),
             });
         }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::store::{check_key, ObjectStore, StoreError};
+use super::store::{check_key, Fetched, HashingWriter, ObjectStore, StoreError};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -54,9 +54,14 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<(), StoreError> {
+    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError> {
         let src = self.path(key)?;
-        std::fs::copy(&src, to).map(drop).map_err(|e| io(e, key))
+        let mut reader = std::fs::File::open(&src).map_err(|e| io(e, key))?;
+        let file = std::fs::File::create(to).map_err(|e| io(e, &to.display().to_string()))?;
+        let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+        std::io::copy(&mut reader, &mut writer).map_err(|e| io(e, key))?;
+        std::io::Write::flush(&mut writer).map_err(|e| io(e, key))?;
+        Ok(writer.finish())
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {

@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::store::{check_key, ObjectStore, StoreError};
+use super::store::{check_key, Fetched, HashingWriter, ObjectStore, StoreError};
 
 /// Files larger than this go up in parts.
 pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
@@ -238,15 +238,20 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<(), StoreError> {
+    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError> {
+        use tokio::io::AsyncWriteExt;
         let full = self.full(key)?;
         let object =
             self.client.get_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| self.error(key, e))?;
-        let mut reader = object.body.into_async_read();
-        let mut file =
-            tokio::fs::File::create(to).await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
-        tokio::io::copy(&mut reader, &mut file).await.map_err(|e| StoreError::Io(format!("{key}: {e}")))?;
-        Ok(())
+        let mut body = object.body;
+        let file = tokio::fs::File::create(to).await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+        let mut sink = HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, file));
+        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
+            sink.update(&chunk);
+            sink.inner.write_all(&chunk).await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+        }
+        sink.inner.flush().await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+        Ok(sink.finish())
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {

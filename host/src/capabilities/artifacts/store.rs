@@ -27,8 +27,9 @@ pub trait ObjectStore: Send + Sync {
     /// Uploads a file; with `create_only` it fails with `AlreadyExists`
     /// when the key exists, atomically, so one of many racing writers wins.
     async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError>;
-    /// Downloads an object into the file `to` (created or replaced).
-    async fn get(&self, key: &str, to: &Path) -> Result<(), StoreError>;
+    /// Downloads an object into the file `to` (created or replaced) and
+    /// returns its size and sha256, computed while it streams.
+    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError>;
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
@@ -38,6 +39,49 @@ pub trait ObjectStore: Send + Sync {
     /// Aborts uploads left open by an interruption; returns how many.
     async fn abort_open_uploads(&self) -> usize {
         0
+    }
+}
+
+/// What a download wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A writer that hashes what passes through it.
+pub struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: sha2::Sha256,
+    pub size: u64,
+}
+
+impl<W> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        use sha2::Digest;
+        Self { inner, hasher: sha2::Sha256::new(), size: 0 }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+    }
+
+    pub fn finish(self) -> Fetched {
+        use sha2::Digest;
+        Fetched { size: self.size, sha256: hex::encode(self.hasher.finalize()) }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
