@@ -189,3 +189,14 @@ fn doctor_reports_a_dead_engine_with_the_fix() {
     assert!(run.stdout.contains("unix:///nonexistent/docker.sock"));
     assert!(run.stdout.contains("fix: start dockerd"));
 }
+
+#[test]
+fn the_readme_plugin_guide_builds_a_working_plugin() {
+    // tests/guests/readme-guide compiles the README's example verbatim.
+    let run = Hostbuild::new().run([OsStr::new("inspect"), guest("readme-guide").as_os_str(), OsStr::new("--json")]);
+    run.expect(0, &[]);
+    let v = run.json();
+    assert_eq!(v["name"], "hello-cmake");
+    assert_eq!(v["capabilities"], serde_json::json!(["container"]));
+    assert_eq!(v["options"][0]["name"], "build-type");
+}
