@@ -62,6 +62,9 @@ pub struct Report {
     pub exit_code: u8,
 }
 
+/// The hint for a plugin that broke its contract.
+const PLUGIN_BUG: &str = "this is a bug in the plugin; report it to its authors";
+
 /// Classifies an error by the first typed error found in its chain.
 pub fn report(err: &anyhow::Error) -> Report {
     let mut chain = err.chain();
@@ -235,9 +238,7 @@ fn engine_error(e: &EngineError) -> (ExitStatus, Option<String>) {
             let tail: Vec<&str> = tail.iter().rev().take(15).rev().map(String::as_str).collect();
             (ExitStatus::StepFailed, Some(format!("last lines of the image build:\n  {}", tail.join("\n  "))))
         }
-        EngineError::InvalidRecipe { .. } => {
-            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
-        }
+        EngineError::InvalidRecipe { .. } => (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into())),
         EngineError::NoEmulation { handler, .. } => (
             ExitStatus::Unavailable,
             Some(format!(
@@ -265,10 +266,10 @@ fn call_error(e: &CallError) -> (ExitStatus, Option<String>) {
             Some("raise the limit with --plugin-memory-limit MIB if the plugin really needs more".into()),
         ),
         CallError::Trap { .. } => {
-            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
+            (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
         }
         CallError::Malformed { .. } => {
-            (ExitStatus::PluginFailed, Some("this is a bug in the plugin; report it to its authors".into()))
+            (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
         }
         CallError::Unavailable { hint, .. } => (ExitStatus::Unavailable, Some(hint.clone())),
         CallError::Reported { error, .. } => match error {

@@ -6,12 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::layout::{SetId, LOCK, MANIFEST};
 use super::manifest::{FileEntry, FileRole, Manifest};
 use super::meta;
-use crate::capabilities::artifacts::store::{ObjectStore, StoreError};
+use crate::capabilities::artifacts::store::{HashingWriter, ObjectStore, StoreError};
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -56,9 +54,14 @@ fn file_name(p: &Path) -> Result<String, PublishError> {
         .ok_or_else(|| PublishError::Invalid(format!("{} is not a file path", p.display())))
 }
 
+/// Size and sha256 of a file, read in a stream (files may be gigabytes).
 fn digest(path: &Path) -> Result<(u64, String), PublishError> {
-    let bytes = std::fs::read(path).map_err(|source| PublishError::Read { path: path.into(), source })?;
-    Ok((bytes.len() as u64, hex::encode(Sha256::digest(&bytes))))
+    let read = |source| PublishError::Read { path: path.into(), source };
+    let mut file = std::fs::File::open(path).map_err(read)?;
+    let mut sink = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut file, &mut sink).map_err(read)?;
+    let fetched = sink.finish();
+    Ok((fetched.size, fetched.sha256))
 }
 
 pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifest, PublishError> {

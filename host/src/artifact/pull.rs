@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::layout::{SetId, MANIFEST};
 use super::manifest::Manifest;
-use crate::capabilities::artifacts::store::{ObjectStore, StoreError};
+use crate::capabilities::artifacts::store::{check_key, ObjectStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -76,8 +76,7 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
     std::fs::remove_file(&manifest_file).map_err(|source| PullError::Write { path: manifest_file.clone(), source })?;
 
     for f in &manifest.files {
-        let clean = f.path.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
-        if !clean {
+        if check_key(&f.path).is_err() {
             return Err(PullError::Corrupt { file: f.path.clone(), problem: "path leaves the set".into() });
         }
         let local = staging.path().join(&f.path);

@@ -1,35 +1,30 @@
 //! `hostbuild artifacts push|pull|ls`: MXNet's `artifact_repository.py`,
 //! on the local directory store or S3.
 
-use crate::artifact::characteristics;
+use crate::artifact::characteristics::{self, NoCommit};
 use crate::artifact::layout::{Linkage, SetId};
 use crate::artifact::publish::{publish, Publication};
 use crate::artifact::pull::{available, pull};
 use crate::capabilities::artifacts::open::open;
-use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs};
+use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
 use crate::diagnostics::ExitStatus;
 use std::collections::BTreeSet;
 
-fn linkage(l: &LinkageArgs) -> Linkage {
-    if l.r#static {
-        Linkage::Static
-    } else {
-        Linkage::Dynamic
-    }
+/// The set the flags name, each characteristic found as documented.
+fn set_id(set: SetArgs, l: &LinkageArgs) -> Result<SetId, NoCommit> {
+    Ok(SetId {
+        commit: characteristics::commit(set.git_sha.as_deref(), &set.source)?.value,
+        os: characteristics::os(set.os.as_deref(), None).value,
+        variant: set.variant.unwrap_or_else(|| "cpu".into()),
+        linkage: if l.r#static { Linkage::Static } else { Linkage::Dynamic },
+    })
 }
 
 pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
     let store = open(&args.store).await?;
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
-            let commit = characteristics::commit(set.git_sha.as_deref(), &set.source)?;
-            let os = characteristics::os(set.os.as_deref(), None);
-            let id = SetId {
-                commit: commit.value,
-                os: os.value,
-                variant: set.variant.unwrap_or_else(|| "cpu".into()),
-                linkage: linkage(&l),
-            };
+            let id = set_id(set, &l)?;
             let p = Publication { id, primaries: files, licenses, dependencies, platform: None, plugin: None, force };
             // On SIGINT/SIGTERM: let the upload stop at its next part and
             // abort itself (a few seconds at most), abort anything left, exit.
@@ -51,14 +46,7 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             }
         }
         ArtifactsCommand::Pull { set, linkage: l, dest } => {
-            let commit = characteristics::commit(set.git_sha.as_deref(), &set.source)?;
-            let os = characteristics::os(set.os.as_deref(), None);
-            let id = SetId {
-                commit: commit.value,
-                os: os.value,
-                variant: set.variant.unwrap_or_else(|| "cpu".into()),
-                linkage: linkage(&l),
-            };
+            let id = set_id(set, &l)?;
             let manifest = pull(store.as_ref(), &id, &dest).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);

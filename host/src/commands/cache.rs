@@ -53,7 +53,7 @@ pub async fn cache(args: CacheArgs, compile_cache: &Path) -> anyhow::Result<Exit
                 };
                 sizes.insert(name.clone(), bytes);
             }
-            let compile = dir_size(&compile_cache.join("components"));
+            let compile = tree_size(&compile_cache.join("components"));
             if args.json {
                 let list: Vec<_> = volumes
                     .iter()
@@ -92,10 +92,6 @@ fn tree_size(dir: &Path) -> u64 {
             _ => 0,
         })
         .sum()
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
 fn human(bytes: i64) -> String {

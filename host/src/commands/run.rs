@@ -17,7 +17,7 @@ use crate::capabilities::artifacts::open::open as open_store;
 use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::{self, EngineInfo};
-use crate::capabilities::container::{invoking_user, lifecycle, DockerBackend, EngineError, StepHost};
+use crate::capabilities::container::{lifecycle, DockerBackend, EngineError, StepHost, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::capabilities::workspace::Workspace;
@@ -155,7 +155,7 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
             source: run.source.clone(),
             output: output.clone(),
             cache_volume: format!("hostbuild-cache-{name}"),
-            user: invoking_user(),
+            user: User::invoking(),
             network: caps.network_during_build,
             ccache_size: run.ccache_size.clone(),
         };
@@ -195,11 +195,10 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
 /// user, so the output tree must be theirs too.
 fn hand_to_invoking_user(output: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let user = invoking_user();
-    let (uid, gid) = user.split_once(':').and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?))).unwrap_or((0, 0));
+    let user = User::invoking();
     let meta = std::fs::metadata(output)?;
-    if (meta.uid(), meta.gid()) != (uid, gid) && std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
-        std::os::unix::fs::chown(output, Some(uid), Some(gid))
+    if (meta.uid(), meta.gid()) != (user.uid, user.gid) && User::current().uid == 0 {
+        std::os::unix::fs::chown(output, Some(user.uid), Some(user.gid))
             .with_context(|| format!("cannot give {} to user {user}", output.display()))?;
     }
     Ok(())

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{engine, invoking_user, lifecycle, EngineError};
+use crate::capabilities::container::{engine, lifecycle, EngineError, User};
 use crate::capabilities::log::Console;
 use crate::cli::ShellArgs;
 use crate::diagnostics::ExitStatus;
@@ -44,7 +44,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let output = std::fs::canonicalize(&output)?;
     let run_id = format!("shell-{}", std::process::id());
     let mut cmd = std::process::Command::new("docker");
-    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &invoking_user()]);
+    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &User::invoking().to_string()]);
     cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });
     for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
         cmd.args(["--label", &format!("{k}={v}")]);

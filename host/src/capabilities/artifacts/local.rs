@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::store::{check_key, Fetched, HashingWriter, ObjectStore, StoreError};
+use super::store::{check_key, FileDigest, HashingWriter, ObjectStore, StoreError};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -54,7 +54,7 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError> {
+    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError> {
         let src = self.path(key)?;
         let mut reader = std::fs::File::open(&src).map_err(|e| io(e, key))?;
         let file = std::fs::File::create(to).map_err(|e| io(e, &to.display().to_string()))?;

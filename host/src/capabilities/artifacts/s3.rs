@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::store::{check_key, Fetched, HashingWriter, ObjectStore, StoreError};
+use super::store::{check_key, FileDigest, HashingWriter, ObjectStore, StoreError};
 
 /// Files larger than this go up in parts.
 pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
@@ -238,7 +238,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError> {
+    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError> {
         use tokio::io::AsyncWriteExt;
         let full = self.full(key)?;
         let object =

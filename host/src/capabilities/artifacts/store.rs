@@ -29,7 +29,7 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError>;
     /// Downloads an object into the file `to` (created or replaced) and
     /// returns its size and sha256, computed while it streams.
-    async fn get(&self, key: &str, to: &Path) -> Result<Fetched, StoreError>;
+    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError>;
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
@@ -42,9 +42,9 @@ pub trait ObjectStore: Send + Sync {
     }
 }
 
-/// What a download wrote.
+/// Size and sha256 of a file, computed as it streamed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
+pub struct FileDigest {
     pub size: u64,
     pub sha256: String,
 }
@@ -68,9 +68,9 @@ impl<W> HashingWriter<W> {
         self.size += bytes.len() as u64;
     }
 
-    pub fn finish(self) -> Fetched {
+    pub fn finish(self) -> FileDigest {
         use sha2::Digest;
-        Fetched { size: self.size, sha256: hex::encode(self.hasher.finalize()) }
+        FileDigest { size: self.size, sha256: hex::encode(self.hasher.finalize()) }
     }
 }
 

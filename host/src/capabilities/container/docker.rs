@@ -33,8 +33,8 @@ pub struct StepHost {
     pub output: PathBuf,
     /// Named volume mounted for `volume.cache`.
     pub cache_volume: String,
-    /// `uid:gid` the steps run as, so output files belong to the user.
-    pub user: String,
+    /// Who the steps run as, so output files belong to the user.
+    pub user: User,
     pub network: bool,
     /// ccache's size cap, e.g. `10G`.
     pub ccache_size: String,
@@ -53,15 +53,35 @@ impl DockerBackend {
     }
 }
 
-/// The user to run steps as: the one who invoked hostbuild, seen through
-/// sudo (`SUDO_UID`/`SUDO_GID`) when run that way, as MXNet's USRID/GRPID.
-pub fn invoking_user() -> String {
-    use std::os::unix::fs::MetadataExt;
-    let (uid, gid) = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
-    let sudo = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
-    match (uid, sudo("SUDO_UID"), sudo("SUDO_GID")) {
-        (0, Some(u), Some(g)) => format!("{u}:{g}"),
-        _ => format!("{uid}:{gid}"),
+/// A numeric user and group; shown as `uid:gid`, as `docker run --user` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl std::fmt::Display for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
+}
+
+impl User {
+    /// The user this process runs as.
+    pub fn current() -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let (uid, gid) = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((0, 0));
+        Self { uid, gid }
+    }
+
+    /// The user to run steps as: the one who invoked hostbuild, seen through
+    /// sudo (`SUDO_UID`/`SUDO_GID`) when run that way, as MXNet's USRID/GRPID.
+    pub fn invoking() -> Self {
+        let sudo = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+        match (Self::current(), sudo("SUDO_UID"), sudo("SUDO_GID")) {
+            (Self { uid: 0, .. }, Some(uid), Some(gid)) => Self { uid, gid },
+            (me, _, _) => me,
+        }
     }
 }
 
@@ -133,7 +153,7 @@ pub fn container_body(step: &Step, host: &StepHost) -> Result<(ContainerCreateBo
         cmd: Some(step.argv.clone()),
         env: Some(env),
         working_dir: step.workdir.clone(),
-        user: Some(host.user.clone()),
+        user: Some(host.user.to_string()),
         labels: Some(lifecycle::labels(&host.run_id, &host.plugin)),
         host_config: Some(HostConfig {
             mounts: Some(mounts),
@@ -161,11 +181,11 @@ impl DockerBackend {
                     };
                     self.docker.create_volume(options).await.map_err(|e| ContainerError::Failed(e.to_string()))?;
                 }
-                if fresh && !self.host.user.starts_with("0:") {
+                if fresh && self.host.user.uid != 0 {
                     let chown = Step {
                         name: "prepare cache".into(),
                         image: String::new(),
-                        argv: vec!["chown".into(), self.host.user.clone(), "/cache".into()],
+                        argv: vec!["chown".into(), self.host.user.to_string(), "/cache".into()],
                         env: vec![],
                         workdir: None,
                         mounts: vec![],

@@ -12,7 +12,7 @@ pub mod images;
 pub mod lifecycle;
 mod unavailable;
 
-pub use docker::{container_body, invoking_user, DockerBackend, StepHost};
+pub use docker::{container_body, DockerBackend, StepHost, User};
 pub use engine::EngineUnreachable;
 pub use unavailable::Unavailable;
 
