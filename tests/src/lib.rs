@@ -116,3 +116,31 @@ pub fn unique() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("{}-{nanos}", std::process::id())
 }
+
+/// sha256 of a file by `sha256sum`: an independent check of the host's hashes.
+pub fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum runs");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// This machine's `ID` + `VERSION_ID`, e.g. `debian12`: the os of sets
+/// pushed without `--os`.
+pub fn host_os() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").expect("/etc/os-release is readable");
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string()
+    };
+    format!("{}{}", field("ID"), field("VERSION_ID"))
+}
+
+/// Writes `contents` to `dir/name` (parents created); returns the path as text.
+pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a file has a parent")).expect("parent created");
+    std::fs::write(&path, contents).expect("file written");
+    path.display().to_string()
+}

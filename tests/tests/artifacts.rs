@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hostbuild_tests::{plugin, root, Hostbuild, Run};
+use hostbuild_tests::{host_os, plugin, root, sha256sum, write_file, Hostbuild, Run};
 
 struct Repo {
     hb: Hostbuild,
@@ -34,24 +34,8 @@ impl Repo {
     }
 
     fn file(&self, name: &str, contents: &[u8]) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
+        write_file(self.dir.path(), name, contents)
     }
-}
-
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
-}
-
-fn host_os() -> String {
-    let text = std::fs::read_to_string("/etc/os-release").unwrap();
-    let field = |k: &str| {
-        text.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=')).unwrap().trim_matches('"').to_string()
-    };
-    format!("{}{}", field("ID"), field("VERSION_ID"))
 }
 
 #[test]
@@ -83,14 +67,14 @@ fn round_trip_with_licenses_and_dependencies() {
 
     let dest = r.dir.path().join("pulled");
     r.run(&["pull", "--git-sha", "c0ffee", "--variant", "mkl", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
-    assert_eq!(sha256(&dest.join("libmxnet.so")), sha256(Path::new(&lib)));
+    assert_eq!(sha256sum(&dest.join("libmxnet.so")), sha256sum(Path::new(&lib)));
     assert_eq!(std::fs::read(dest.join("licenses/LICENSE")).unwrap(), b"Apache-2.0");
     assert_eq!(std::fs::read(dest.join("dependencies/libgfortran.so.5")).unwrap(), b"dependency");
     let meta = std::fs::read_to_string(dest.join("libmxnet.so.meta")).unwrap();
     for line in ["commit=c0ffee", &format!("os={}", host_os()), "variant=mkl", "linkage=dynamic"] {
         assert!(meta.lines().any(|l| l == line), "meta lacks {line}:\n{meta}");
     }
-    assert!(meta.contains(&format!("sha256.libmxnet.so={}", sha256(Path::new(&lib)))));
+    assert!(meta.contains(&format!("sha256.libmxnet.so={}", sha256sum(Path::new(&lib)))));
     assert!(meta.lines().any(|l| l.starts_with("build_time=")));
 }
 

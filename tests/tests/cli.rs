@@ -4,16 +4,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use hostbuild_tests::{guest, plugin, root, Hostbuild};
-use sha2_free::sha256_hex;
-
-/// A tiny sha256 so the tests check the host's hashes independently.
-mod sha2_free {
-    pub fn sha256_hex(path: &std::path::Path) -> String {
-        let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum runs");
-        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
-    }
-}
+use hostbuild_tests::{guest, plugin, root, sha256sum, Hostbuild};
 
 #[test]
 fn version_and_help_teach() {
@@ -43,7 +34,7 @@ fn inspect_armv7() {
     let json = hb.run([OsStr::new("inspect"), armv7.as_os_str(), OsStr::new("--json")]).json();
     assert_eq!(json["name"], "armv7");
     assert_eq!(json["wit_version"], "0.1.0");
-    assert_eq!(json["sha256"], sha256_hex(&armv7));
+    assert_eq!(json["sha256"], sha256sum(&armv7));
     assert_eq!(json["capabilities"], serde_json::json!(["container", "emulation:arm"]));
     let names: Vec<&str> = json["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["build-type", "cmake-args", "skip-tests", "test-filter"]);
@@ -66,7 +57,7 @@ fn compile_cache_is_used_and_corrupt_entries_are_recompiled() {
     assert_eq!(entries.len(), 1, "one entry per plugin");
     let entry = &entries[0];
     let name = entry.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with(&sha256_hex(&armv7)) && name.contains("wasmtime48.0.8"), "key: {name}");
+    assert!(name.starts_with(&sha256sum(&armv7)) && name.contains("wasmtime48.0.8"), "key: {name}");
 
     // A flipped byte in the compiled code.
     let mut bytes = std::fs::read(entry).unwrap();
@@ -133,7 +124,7 @@ fn run_passes_typed_options_and_lends_only_what_is_declared() {
     let artifact = &platform["artifacts"][0];
     assert_eq!(artifact["path"], "report/hello.txt");
     assert_eq!(artifact["role"], "test-report");
-    assert_eq!(artifact["sha256"], sha256_hex(&written));
+    assert_eq!(artifact["sha256"], sha256sum(&written));
     assert_eq!(artifact["properties"]["variant"], "cpu");
     // Nothing written outside the output tree.
     let top: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -192,7 +192,7 @@ fn gpu_request_of_an_undeclared_plugin_is_denied_at_the_call() {
 #[test]
 fn gpu_request_has_the_shape_of_docker_run_gpus() {
     use hostbuild::capabilities::container::images::BuiltImage;
-    use hostbuild::capabilities::container::{container_body, StepHost};
+    use hostbuild::capabilities::container::{container_body, StepHost, User};
     use hostbuild::runtime::bindings::container::{GpuRequest, Step};
 
     let host = StepHost {
@@ -206,7 +206,7 @@ fn gpu_request_has_the_shape_of_docker_run_gpus() {
         source: source(),
         output: std::env::temp_dir(),
         cache_volume: "unused".into(),
-        user: "0:0".into(),
+        user: User { uid: 0, gid: 0 },
         network: false,
         ccache_size: "10G".into(),
     };
@@ -328,16 +328,25 @@ fn containers_of_a_killed_run_are_reaped_by_the_next_start_and_by_clean() {
 fn shell_runs_in_the_platforms_image_with_its_mounts() {
     let hb = Hostbuild::new();
     let out = tempfile::tempdir().unwrap();
-    let child = hb
-        .command()
-        .args([OsStr::new("shell"), guest("container-steps").as_os_str(), OsStr::new("--source"), source().as_os_str()])
-        .args([OsStr::new("--out"), out.path().as_os_str()])
-        .args(["--", "sh", "-c", "ls /work/src; cat /marker.txt; echo cache=$CCACHE_DIR; touch /work/out/from-shell"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let shell = |command: &[&str]| {
+        let mut cmd = hb.command();
+        cmd.args([
+            OsStr::new("shell"),
+            guest("container-steps").as_os_str(),
+            OsStr::new("--source"),
+            source().as_os_str(),
+        ])
+        .args([OsStr::new("--out"), out.path().as_os_str(), OsStr::new("--")])
+        .args(command)
+        .stdin(Stdio::null());
+        cmd
+    };
+    let child =
+        shell(&["sh", "-c", "ls /work/src; cat /marker.txt; echo cache=$CCACHE_DIR; touch /work/out/from-shell"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let pid = child.id();
     let run = Run::from(child.wait_with_output().unwrap());
     run.expect(0, &["shell in hostbuild/container-steps-main:"]);
@@ -346,12 +355,6 @@ fn shell_runs_in_the_platforms_image_with_its_mounts() {
     }
     assert!(out.path().join("build.container-steps/from-shell").exists());
     assert!(containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty());
-    let failed = hb
-        .command()
-        .args([OsStr::new("shell"), guest("container-steps").as_os_str(), OsStr::new("--source"), source().as_os_str()])
-        .args([OsStr::new("--out"), out.path().as_os_str(), OsStr::new("--"), OsStr::new("false")])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let failed = shell(&["false"]).output().unwrap();
     assert_eq!(failed.status.code(), Some(7), "a failing shell command exits 7");
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostbuild_tests::{Hostbuild, Run};
+use hostbuild_tests::{host_os, write_file, Hostbuild, Run};
 
 const KEY: &str = "hostbuild-test-key";
 const SECRET: &str = "hostbuild-test-secret-value";
@@ -74,10 +74,7 @@ impl Server {
     }
 
     fn file(&self, name: &str, contents: &[u8]) -> String {
-        let path = self.work.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
+        write_file(self.work.path(), name, contents)
     }
 
     /// Where s3s-fs keeps an object of the bucket.
@@ -98,14 +95,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn os() -> String {
-    let text = std::fs::read_to_string("/etc/os-release").unwrap();
-    let field = |k: &str| {
-        text.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=')).unwrap().trim_matches('"').to_string()
-    };
-    format!("{}{}", field("ID"), field("VERSION_ID"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -135,9 +124,9 @@ fn round_trip_with_multipart_licenses_and_dependencies() {
     ])
     .expect(0, &[]);
     assert_eq!(s.open_uploads(), 0);
-    assert!(s.object(&format!("c1/{}/cu121mkl/dynamic/manifest.json", os())).is_file());
+    assert!(s.object(&format!("c1/{}/cu121mkl/dynamic/manifest.json", host_os())).is_file());
     let ls = s.run(&["ls", "--git-sha", "c1", "--json"]);
-    assert_eq!(ls.json()["sets"], serde_json::json!([format!("c1/{}/cu121mkl/dynamic", os())]));
+    assert_eq!(ls.json()["sets"], serde_json::json!([format!("c1/{}/cu121mkl/dynamic", host_os())]));
     let dest = s.work.path().join("pulled");
     s.run(&["pull", "--git-sha", "c1", "--variant", "cu121mkl", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
     assert!(same_file(&dest.join("libmxnet.so"), Path::new(&lib)));
@@ -176,7 +165,7 @@ fn a_tampered_object_fails_the_pull_and_writes_nothing() {
     let s = Server::start();
     let lib = s.file("libx.so", b"genuine library");
     s.run(&["push", "--git-sha", "t", "--dynamic", &lib]).expect(0, &[]);
-    std::fs::write(s.object(&format!("t/{}/cpu/dynamic/libx.so", os())), b"tampered library").unwrap();
+    std::fs::write(s.object(&format!("t/{}/cpu/dynamic/libx.so", host_os())), b"tampered library").unwrap();
     let parent = s.work.path().join("downloads");
     std::fs::create_dir(&parent).unwrap();
     s.run(&["pull", "--git-sha", "t", "--dynamic", parent.join("set").to_str().unwrap()])
@@ -198,7 +187,7 @@ fn an_upload_interrupted_midway_leaves_no_manifest_and_no_open_multipart_upload(
     }
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert_eq!(child.wait().unwrap().code(), Some(143));
-    assert!(!s.object(&format!("k/{}/cpu/dynamic/manifest.json", os())).exists());
+    assert!(!s.object(&format!("k/{}/cpu/dynamic/manifest.json", host_os())).exists());
     assert_eq!(s.open_uploads(), 0, "the multipart upload was not aborted");
 }
 

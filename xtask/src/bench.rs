@@ -79,14 +79,20 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// A trivial step through hostbuild against `docker run --rm`.
-pub fn step(runs: usize) -> Result<()> {
+/// Builds the `hostbuild` binary (same profile and target dir as xtask)
+/// and returns its path, for benches that time it as a whole process.
+pub fn hostbuild_binary() -> Result<std::path::PathBuf> {
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "-p", "hostbuild"])
         .status()?;
     anyhow::ensure!(status.success(), "building hostbuild failed");
     let exe = std::env::current_exe()?;
-    let hostbuild = exe.parent().context("target dir")?.join("hostbuild");
+    Ok(exe.parent().context("target dir")?.join("hostbuild"))
+}
+
+/// A trivial step through hostbuild against `docker run --rm`.
+pub fn step(runs: usize) -> Result<()> {
+    let hostbuild = hostbuild_binary()?;
     let guest = Path::new("tests/guests/wasm/container-steps.wasm");
     anyhow::ensure!(guest.exists(), "{} is missing: run `cargo xtask plugins`", guest.display());
     let cache = tempfile::tempdir()?;

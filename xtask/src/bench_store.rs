@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret-value";
@@ -36,9 +36,7 @@ pub fn run(runs: usize) -> Result<()> {
     let s3s = tools().join("bin/s3s-fs");
     ensure!(s3s.exists(), "{} is missing: run `bash scripts/prereqs.sh`", s3s.display());
     let aws = awscli()?;
-    let exe = std::env::current_exe()?;
-    let hostbuild = exe.parent().context("target dir")?.join("hostbuild");
-    ensure!(hostbuild.exists(), "build hostbuild first (`cargo build -p hostbuild`)");
+    let hostbuild = crate::bench::hostbuild_binary()?;
 
     let root = tempfile::tempdir()?;
     std::fs::create_dir(root.path().join("bench"))?;
@@ -87,19 +85,14 @@ fn measure(hostbuild: &Path, aws: &Path, port: u16, runs: usize) -> Result<()> {
     let mut times: [Vec<Duration>; 4] = Default::default();
     for run in 0..runs {
         let sha = format!("bench{run}");
-        times[0].push(timed(env(
-            Command::new(hostbuild)
-                .args(["artifacts", "--store", "s3://bench/hb", "push", "--git-sha", &sha, "--dynamic"])
-                .arg(&file),
-            port,
-        ))?);
+        let artifacts = |action: &str, path: &Path| {
+            let mut cmd = Command::new(hostbuild);
+            cmd.args(["artifacts", "--store", "s3://bench/hb", action, "--git-sha", &sha, "--dynamic"]).arg(path);
+            cmd
+        };
+        times[0].push(timed(env(&mut artifacts("push", &file), port))?);
         let dest = work.path().join(format!("pulled{run}"));
-        times[1].push(timed(env(
-            Command::new(hostbuild)
-                .args(["artifacts", "--store", "s3://bench/hb", "pull", "--git-sha", &sha, "--dynamic"])
-                .arg(&dest),
-            port,
-        ))?);
+        times[1].push(timed(env(&mut artifacts("pull", &dest), port))?);
         let url = format!("s3://bench/aws/{sha}/libbig.so");
         times[2]
             .push(timed(env(Command::new(aws).args(["s3", "cp", "--only-show-errors"]).arg(&file).arg(&url), port))?);

@@ -23,9 +23,10 @@ fn build_workspace(manifest: &Path, out: &Path) -> Result<()> {
     if !status.success() {
         bail!("building {} for {TARGET} failed; see the compiler output above", manifest.display());
     }
-    let target_dir = target_dir(manifest)?;
+    let meta = metadata(manifest)?;
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().context("no target_directory")?);
     std::fs::create_dir_all(out)?;
-    for (package, bin) in packages(manifest)? {
+    for (package, bin) in packages(&meta)? {
         let file = if bin { package.clone() } else { package.replace('-', "_") };
         let built = target_dir.join(TARGET).join("release").join(format!("{file}.wasm"));
         let dest = out.join(format!("{package}.wasm"));
@@ -50,14 +51,8 @@ fn metadata(manifest: &Path) -> Result<serde_json::Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-fn target_dir(manifest: &Path) -> Result<PathBuf> {
-    let meta = metadata(manifest)?;
-    Ok(PathBuf::from(meta["target_directory"].as_str().context("no target_directory")?))
-}
-
 /// Each package and whether it builds a binary (a command) or a cdylib.
-fn packages(manifest: &Path) -> Result<Vec<(String, bool)>> {
-    let meta = metadata(manifest)?;
+fn packages(meta: &serde_json::Value) -> Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for p in meta["packages"].as_array().context("no packages")? {
         let name = p["name"].as_str().context("package without name")?.to_string();
