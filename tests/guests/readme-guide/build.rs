@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../README.md");
+    // Read at run time: the compiled build script is shared by checkouts
+    // at other paths through the common CARGO_TARGET_DIR.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let readme = Path::new(&manifest_dir).join("../../../README.md");
     println!("cargo:rerun-if-changed={}", readme.display());
     let text = std::fs::read_to_string(&readme).expect("README.md is readable");
     let start = text.find("```rust\n// src/lib.rs").expect("the guide's example is in the README") + "```rust\n".len();
