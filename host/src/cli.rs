@@ -251,6 +251,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Build GPU platforms without GPU access: no NVIDIA runtime needed, and
+    /// steps' GPU requests are logged instead of passed to the engine.
+    #[arg(long)]
+    pub no_gpu: bool,
+
     /// Size cap of each platform's ccache volume.
     #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
     pub ccache_size: String,
@@ -264,6 +269,15 @@ pub struct InspectArgs {
     /// The plugin file.
     #[arg(value_name = "PLUGIN")]
     pub plugin: PathBuf,
+
+    /// Also show the image recipes (Dockerfile, base image, platform, build
+    /// args, context files) the plugin returns for these options; builds nothing.
+    #[arg(long)]
+    pub images: bool,
+
+    /// A plugin option for --images, KEY=VALUE (repeatable).
+    #[arg(long = "opt", value_name = "KEY=VALUE", requires = "images")]
+    pub options: Vec<RawOption>,
 
     /// Print JSON on stdout.
     #[arg(long)]

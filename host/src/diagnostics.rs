@@ -247,7 +247,11 @@ fn engine_error(e: &EngineError) -> (ExitStatus, Option<String>) {
         ),
         EngineError::NoGpuRuntime { .. } => (
             ExitStatus::Unavailable,
-            Some("run on a machine with an NVIDIA GPU and nvidia-container-toolkit installed in the engine".into()),
+            Some(
+                "run on a machine with an NVIDIA GPU and nvidia-container-toolkit installed in the engine, \
+                 or build without GPU access: `hostbuild run --no-gpu`"
+                    .into(),
+            ),
         ),
         EngineError::Api(_) => {
             (ExitStatus::Unavailable, Some(format!("`hostbuild doctor` checks the engine; {prereqs}")))

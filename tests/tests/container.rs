@@ -208,6 +208,7 @@ fn gpu_request_has_the_shape_of_docker_run_gpus() {
         cache_volume: "unused".into(),
         user: User { uid: 0, gid: 0 },
         network: false,
+        gpu: true,
         ccache_size: "10G".into(),
     };
     let step = Step {

@@ -58,8 +58,8 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
     Ok(Opened { loaded, plugin, info })
 }
 
-/// Checks what the recipes need from this machine (GPU runtime, QEMU
-/// handlers), then builds or reuses each image.
+/// Checks what the recipes need from this machine (GPU runtime unless
+/// `gpu` is false, QEMU handlers), then builds or reuses each image.
 pub async fn build_images(
     docker: &bollard::Docker,
     engine: &EngineInfo,
@@ -67,8 +67,9 @@ pub async fn build_images(
     recipes: &[ImageRecipe],
     log: &dyn LogSink,
     explain: bool,
+    gpu: bool,
 ) -> Result<HashMap<String, BuiltImage>, EngineError> {
-    if info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
+    if gpu && info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
         let runtimes = engine.runtimes.join(", ");
         return Err(EngineError::NoGpuRuntime { plugin: info.name.clone(), runtimes });
     }

@@ -8,14 +8,25 @@ use crate::capabilities::log::Console;
 use crate::cli::InspectArgs;
 use crate::description::{capability_words, kind_text};
 use crate::diagnostics::ExitStatus;
+use crate::options::{check_unscoped, resolve};
+use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::HOST_WIT_VERSION;
 
 pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, args.json));
-    let opened = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log).await?;
+    let mut opened = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log).await?;
+    let recipes = match args.images {
+        true => {
+            check_unscoped(&[&opened.info], &args.options)?;
+            let options = resolve(&opened.info, &args.options)?;
+            opened.plugin.lent_mut().declared = Some(opened.info.capabilities.clone());
+            Some(opened.plugin.image(&options).await?)
+        }
+        false => None,
+    };
     let (info, loaded) = (&opened.info, &opened.loaded);
     if args.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "name": info.name,
             "version": info.version.to_string(),
             "summary": info.summary,
@@ -29,6 +40,9 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
             "env_vars": info.capabilities.env_vars,
             "options": info.options_json(),
         });
+        if let Some(recipes) = &recipes {
+            v["images"] = recipes.iter().map(recipe_json).collect();
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitStatus::Success);
     }
@@ -51,5 +65,38 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
             println!("    {:width$}  {}: {}{default}", o.name, kind_text(&o.kind), o.summary);
         }
     }
+    for r in recipes.iter().flatten() {
+        println!("\nimage `{}`  (from {}, {})", r.name, r.base_image, r.platform);
+        for (k, v) in &r.build_args {
+            println!("  build arg  {k}={v}");
+        }
+        for f in &r.context {
+            println!(
+                "  context    {} ({} bytes{})",
+                f.path,
+                f.contents.len(),
+                if f.executable { ", executable" } else { "" }
+            );
+        }
+        for line in r.dockerfile.lines() {
+            println!("  | {line}");
+        }
+    }
     Ok(ExitStatus::Success)
+}
+
+fn recipe_json(r: &ImageRecipe) -> serde_json::Value {
+    serde_json::json!({
+        "name": r.name,
+        "base_image": r.base_image,
+        "platform": r.platform,
+        "dockerfile": r.dockerfile,
+        "build_args": r.build_args.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "context": r.context.iter().map(|f| serde_json::json!({
+            "path": f.path,
+            "size": f.contents.len(),
+            "executable": f.executable,
+            "text": std::str::from_utf8(&f.contents).ok(),
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -75,6 +75,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         out: args.out.clone(),
         options: args.options.clone(),
         explain: args.explain,
+        no_gpu: args.no_gpu,
         ccache_size: args.ccache_size.clone(),
         engine: engine.clone(),
         log: log.clone(),
@@ -116,6 +117,8 @@ struct RunShared {
     out: PathBuf,
     options: Vec<RawOption>,
     explain: bool,
+    /// `--no-gpu`: build GPU platforms without GPU access.
+    no_gpu: bool,
     ccache_size: String,
     engine: Option<(bollard::Docker, EngineInfo)>,
     log: Arc<dyn LogSink>,
@@ -147,7 +150,8 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
     let recipes = o.plugin.image(&options).await?;
     check_recipes(&name, &recipes, caps.container)?;
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
-        let images = common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain).await?;
+        let images =
+            common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;
         let host = StepHost {
             run_id: run.id.clone(),
             plugin: name.clone(),
@@ -157,6 +161,7 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
             cache_volume: format!("hostbuild-cache-{name}"),
             user: User::invoking(),
             network: caps.network_during_build,
+            gpu: !run.no_gpu,
             ccache_size: run.ccache_size.clone(),
         };
         o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));

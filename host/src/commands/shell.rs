@@ -35,7 +35,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
     let images =
-        common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), false).await?;
+        common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), false, false).await?;
     let image = &images[&recipe.name];
 
     let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;

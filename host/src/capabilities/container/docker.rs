@@ -36,6 +36,8 @@ pub struct StepHost {
     /// Who the steps run as, so output files belong to the user.
     pub user: User,
     pub network: bool,
+    /// Whether GPU requests reach the engine; `run --no-gpu` turns them off.
+    pub gpu: bool,
     /// ccache's size cap, e.g. `10G`.
     pub ccache_size: String,
 }
@@ -133,7 +135,7 @@ pub fn container_body(step: &Step, host: &StepHost) -> Result<(ContainerCreateBo
     if !has_env(&env, "HOME") {
         env.push("HOME=/tmp".into());
     }
-    let device_requests = step.gpu.as_ref().map(|g| {
+    let device_requests = step.gpu.as_ref().filter(|_| host.gpu).map(|g| {
         let caps =
             if g.capabilities.is_empty() { vec!["compute".into(), "utility".into()] } else { g.capabilities.clone() };
         if !has_env(&env, "NVIDIA_DRIVER_CAPABILITIES") {
@@ -283,6 +285,12 @@ impl ContainerBackend for DockerBackend {
             self.ensure_cache(body.image.as_deref().unwrap_or_default(), &platform).await?;
         }
         self.log.line(&self.host.plugin, Level::Info, &format!("step `{}`: {}", step.name, step.argv.join(" ")));
+        if let (Some(gpu), false) = (&step.gpu, self.host.gpu) {
+            let count = gpu.count.map_or("all GPUs".to_string(), |n| format!("{n} GPU(s)"));
+            let caps = if gpu.capabilities.is_empty() { "compute,utility".into() } else { gpu.capabilities.join(",") };
+            let message = format!("step `{}` asks for {count} ({caps}); not passed: --no-gpu", step.name);
+            self.log.line(&self.host.plugin, Level::Warn, &message);
+        }
         self.run_container(&step.name, body, &platform).await
     }
 }
