@@ -144,3 +144,31 @@ pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> String {
     std::fs::write(&path, contents).expect("file written");
     path.display().to_string()
 }
+
+/// `hostbuild run PLUGIN --source SOURCE --out OUT EXTRA...`, checking
+/// afterwards that no container of that process is left.
+pub fn run_plugin(hb: &Hostbuild, name: &str, source: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut cmd = hb.command();
+    cmd.arg("run").arg(plugin(name)).arg("--source").arg(source).arg("--out").arg(out).args(extra);
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let run = Run::from(child.wait_with_output().expect("hostbuild runs"));
+    assert!(containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty(), "containers left running");
+    run
+}
+
+/// A copy of `examples/<name>` in a temporary directory, to edit.
+pub fn example_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let from = root().join("examples").join(name);
+    let status = Command::new("cp").arg("-r").arg(format!("{}/.", from.display())).arg(dir.path()).status();
+    assert!(status.is_ok_and(|s| s.success()), "cannot copy {}", from.display());
+    dir
+}
+
+/// The `e_machine` of an ELF file (40 ARM, 62 x86-64), read by the test itself.
+pub fn elf_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path).expect("file is readable");
+    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", path.display());
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}

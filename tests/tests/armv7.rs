@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hostbuild_tests::{containers_with, plugin, root, Hostbuild, Run};
+use hostbuild_tests::{elf_machine, example_copy, plugin, root, run_plugin, Hostbuild, Run};
 
 fn example() -> PathBuf {
     root().join("examples/cmake-hello")
@@ -13,10 +13,7 @@ fn example() -> PathBuf {
 
 /// A copy of the example with one file rewritten.
 fn broken_example(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status =
-        Command::new("cp").arg("-r").arg(format!("{}/.", example().display())).arg(dir.path()).status().unwrap();
-    assert!(status.success());
+    let dir = example_copy("cmake-hello");
     let path = dir.path().join(file);
     std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
     dir
@@ -35,23 +32,10 @@ fn images_built() {
     });
 }
 
-/// Runs armv7 and checks that no container of that process is left.
+/// Runs armv7 (images built first) and checks that no container is left.
 fn run_armv7(hb: &Hostbuild, source: &Path, out: &Path, extra: &[&str]) -> Run {
     images_built();
-    let mut cmd = hb.command();
-    cmd.args([OsStr::new("run"), plugin("armv7").as_os_str(), OsStr::new("--source"), source.as_os_str()]);
-    cmd.args([OsStr::new("--out"), out.as_os_str()]).args(extra);
-    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let pid = child.id();
-    let run = Run::from(child.wait_with_output().unwrap());
-    assert!(containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty(), "containers left running");
-    run
-}
-
-fn elf_machine(path: &Path) -> u16 {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", path.display());
-    u16::from_le_bytes([bytes[18], bytes[19]])
+    run_plugin(hb, "armv7", source, out, extra)
 }
 
 #[test]

@@ -51,17 +51,23 @@ fn metadata(manifest: &Path) -> Result<serde_json::Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-/// Each package and whether it builds a binary (a command) or a cdylib.
+/// Each package that makes a component, and whether it is a binary (a
+/// command) or a cdylib; plain libraries (the platforms' kit) make none.
 fn packages(meta: &serde_json::Value) -> Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for p in meta["packages"].as_array().context("no packages")? {
         let name = p["name"].as_str().context("package without name")?.to_string();
-        let bin = p["targets"]
+        let kinds: Vec<&str> = p["targets"]
             .as_array()
             .into_iter()
             .flatten()
-            .any(|t| t["kind"].as_array().into_iter().flatten().any(|k| k == "bin"));
-        out.push((name, bin));
+            .flat_map(|t| t["kind"].as_array().into_iter().flatten().filter_map(|k| k.as_str()))
+            .collect();
+        if kinds.contains(&"bin") {
+            out.push((name, true));
+        } else if kinds.contains(&"cdylib") {
+            out.push((name, false));
+        }
     }
     Ok(out)
 }
