@@ -172,3 +172,68 @@ pub fn elf_machine(path: &Path) -> u16 {
     assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", path.display());
     u16::from_le_bytes([bytes[18], bytes[19]])
 }
+
+/// A server process of a test (s3s-fs, docker-registry), killed when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` (given its port by `args`) on a free loopback port and waits
+/// until it accepts connections.
+pub fn daemon(program: &Path, args: impl FnOnce(u16) -> Vec<String>) -> Daemon {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let child = Command::new(program)
+        .args(args(port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    let daemon = Daemon { child, port };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{} did not start", program.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    daemon
+}
+
+pub const S3_KEY: &str = "hostbuild-test-key";
+pub const S3_SECRET: &str = "hostbuild-test-secret-value";
+
+/// s3s-fs (installed by scripts/prereqs.sh) serving `root`, whose
+/// subdirectories are buckets, with the test credentials.
+pub fn s3s_fs(root: &Path) -> Daemon {
+    let program = std::env::var_os("HOSTBUILD_S3S_FS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/hostbuild-dev/tools/bin/s3s-fs")
+    });
+    assert!(program.exists(), "{} is missing: run `bash scripts/prereqs.sh`", program.display());
+    daemon(&program, |port| {
+        let mut args: Vec<String> = ["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--secret-key".to_string(), S3_SECRET.to_string(), root.display().to_string()]);
+        args
+    })
+}
+
+/// Points `cmd` at the s3s-fs on `port` with the test credentials and
+/// nothing from the machine's AWS configuration.
+pub fn s3_env(cmd: &mut Command, port: u16) -> &mut Command {
+    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", S3_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+}

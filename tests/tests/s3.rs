@@ -3,64 +3,35 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostbuild_tests::{host_os, write_file, Hostbuild, Run};
-
-const KEY: &str = "hostbuild-test-key";
-const SECRET: &str = "hostbuild-test-secret-value";
+use hostbuild_tests::{
+    host_os, s3_env, s3s_fs, write_file, Daemon, Hostbuild, Run, S3_KEY as KEY, S3_SECRET as SECRET,
+};
 
 /// A running s3s-fs with bucket `builds`, stopped when dropped.
 struct Server {
-    child: Child,
-    port: u16,
+    daemon: Daemon,
     root: tempfile::TempDir,
     hb: Hostbuild,
     work: tempfile::TempDir,
 }
 
-fn s3s_fs() -> PathBuf {
-    let path = std::env::var_os("HOSTBUILD_S3S_FS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hostbuild-dev/tools/bin/s3s-fs"));
-    assert!(path.exists(), "{} is missing: run `bash scripts/prereqs.sh`", path.display());
-    path
-}
-
 impl Server {
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("builds")).unwrap();
-        let child = Command::new(s3s_fs())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", KEY, "--secret-key", SECRET])
-            .arg(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port, root, hb: Hostbuild::new(), work: tempfile::tempdir().unwrap() }
+        let daemon = s3s_fs(root.path());
+        Self { daemon, root, hb: Hostbuild::new(), work: tempfile::tempdir().unwrap() }
     }
 
     /// `hostbuild artifacts --store s3://builds/ci ARGS` with this server's
     /// endpoint and credentials, and nothing from the machine's AWS config.
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.hb.command();
+        s3_env(&mut cmd, self.daemon.port);
         cmd.current_dir(self.work.path())
-            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port))
-            .env("AWS_ACCESS_KEY_ID", KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
             .env_remove("HOSTBUILD_SHA")
             .env_remove("MXNET_SHA")
             .env_remove("GIT_COMMIT")
@@ -87,13 +58,6 @@ impl Server {
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".upload-"))
             .count()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -216,7 +180,7 @@ fn store_errors_are_clear() {
     none.expect(8, &["no AWS credentials", "AWS_ACCESS_KEY_ID"]);
     let mut missing = s.hb.command();
     missing
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s.port))
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s.daemon.port))
         .env("AWS_ACCESS_KEY_ID", KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_REGION", "us-east-1")
