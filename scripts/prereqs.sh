@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what hostbuild needs on a Debian 12 machine, as root.
 # Idempotent: every step checks first and does nothing when already done.
-#   - apt packages: Debian's docker.io engine, QEMU user emulation, binfmt
+#   - apt packages: Debian's docker.io engine, QEMU user emulation, binfmt,
+#     docker-registry (the loopback OCI registry of the tests; never started as a service)
 #   - the wasm32-wasip2 Rust target (to build plugins)
 #   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled
 #   - dockerd running (started in the background when it is not)
@@ -11,7 +12,7 @@ set -euo pipefail
 
 log() { printf '[prereqs] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(docker.io qemu-user-static binfmt-support iptables mmdebstrap)
+APT_PACKAGES=(docker.io qemu-user-static binfmt-support iptables mmdebstrap docker-registry)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

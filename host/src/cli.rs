@@ -18,7 +18,8 @@ use crate::options::RawOption;
     hostbuild run plugins/armv7.wasm --source examples/cmake-hello --opt build-type=Debug\n  \
     hostbuild doctor\n\n\
     Exit status: 0 ok, 1 internal error, 2 usage, 3 plugin not found, 4 plugin invalid,\n\
-    5 plugin incompatible, 6 plugin failed, 7 step failed, 8 infrastructure unavailable.")]
+    5 plugin incompatible, 6 plugin failed, 7 step failed, 8 infrastructure unavailable,\n\
+    9 conflict, 10 artifact missing or corrupt, 11 not granted, 12 differs from hostbuild.lock.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -57,6 +58,71 @@ pub enum Command {
     /// Layout: <commit>/<os>/<variant>/<static|dynamic>/ with the primary
     /// files, their .meta, licenses/, dependencies/ and manifest.json.
     Artifacts(ArtifactsArgs),
+    /// Write hostbuild.lock: the exact bytes, version, WIT version and base
+    /// images of every plugin in hostbuild.toml.
+    ///
+    /// Commit the lock; `hostbuild run --locked NAME` (or HOSTBUILD_LOCKED=1)
+    /// then refuses anything that differs from it.
+    Lock(LockArgs),
+    /// Add, update, verify, list and publish a project's plugins.
+    Plugins(PluginsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Print the lock as JSON on stdout too.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsArgs {
+    /// Print JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: PluginsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Add a plugin to hostbuild.toml (created if missing) and lock it.
+    ///
+    /// SOURCE is a path, an https:// URL, s3://bucket/key or
+    /// oci://registry/repository:tag. Nothing is granted unless asked:
+    /// --grant container --grant emulation:arm ..., or --grant-declared to
+    /// grant exactly what the plugin declares (see `hostbuild inspect`).
+    Add {
+        /// The name to run it by; must be the name the plugin declares.
+        name: String,
+        source: String,
+        /// Semver requirement on the plugin's version, e.g. ^0.1.
+        #[arg(long, value_name = "REQ")]
+        version_req: Option<String>,
+        /// A grant: container, gpu, network, publish, emulation:ARCH, env:VAR (repeatable).
+        #[arg(long = "grant", value_name = "GRANT")]
+        grants: Vec<String>,
+        /// Grant everything the plugin declares.
+        #[arg(long, conflicts_with = "grants")]
+        grant_declared: bool,
+    },
+    /// Fetch the plugins again and record what the sources now hold in hostbuild.lock.
+    Update {
+        /// Only these plugins [default: all].
+        names: Vec<String>,
+    },
+    /// Check hostbuild.lock against the sources and the engine, running nothing.
+    Verify,
+    /// Show each plugin: name, version, WIT version, source, sha256, grants.
+    List,
+    /// Publish a plugin file to an OCI registry (wasm OCI artifact format).
+    Publish {
+        /// The plugin file.
+        file: PathBuf,
+        /// oci://registry/repository:tag
+        target: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -205,9 +271,15 @@ pub enum CacheCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Plugin files (`.wasm` components), e.g. plugins/armv7.wasm.
+    /// Plugin files (`.wasm` components), e.g. plugins/armv7.wasm, or names
+    /// of plugins in ./hostbuild.toml, e.g. armv7.
     #[arg(required = true, value_name = "PLUGIN")]
-    pub plugins: Vec<PathBuf>,
+    pub plugins: Vec<String>,
+
+    /// Refuse to run anything that differs from hostbuild.lock (plugin
+    /// bytes, version, WIT version, base images); plugins run by name only.
+    #[arg(long, env = "HOSTBUILD_LOCKED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub locked: bool,
 
     /// The project to build; mounted read-only.
     #[arg(long, default_value = ".", value_name = "DIR")]
@@ -317,6 +389,8 @@ impl Cli {
             Command::Cache(a) => a.json,
             Command::Shell(_) => false,
             Command::Artifacts(a) => a.json,
+            Command::Lock(a) => a.json,
+            Command::Plugins(a) => a.json,
         }
     }
 }

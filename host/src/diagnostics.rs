@@ -10,6 +10,8 @@ use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::store::StoreError;
 use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
+use crate::project::config::PROJECT_FILE;
+use crate::project::{ProjectError, SourceError};
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::{CacheError, CallError, LoadError};
 
@@ -40,6 +42,10 @@ pub enum ExitStatus {
     Conflict = 9,
     /// No such artifact set, or one whose files do not match its manifest.
     ArtifactMissing = 10,
+    /// The project does not grant what the plugin declares.
+    NotGranted = 11,
+    /// What would run differs from hostbuild.lock, or is not in it.
+    LockMismatch = 12,
     /// Stopped by SIGINT (128 + 2); the run's containers were removed.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); the run's containers were removed.
@@ -153,10 +159,90 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return Some(store_error(e));
     }
+    if let Some(e) = e.downcast_ref::<ProjectError>() {
+        return Some(project_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<SourceError>() {
+        return Some(source_error(e));
+    }
     if let Some(e) = e.downcast_ref::<crate::commands::Usage>() {
         return Some((ExitStatus::Usage, Some(e.hint.clone())));
     }
     None
+}
+
+fn project_error(e: &ProjectError) -> (ExitStatus, Option<String>) {
+    match e {
+        ProjectError::Io { .. } => (ExitStatus::Unavailable, Some("check the file's permissions".into())),
+        ProjectError::Invalid { .. } => {
+            (ExitStatus::Usage, Some(format!("fix the file; the README's \"CI\" section shows {PROJECT_FILE}")))
+        }
+        ProjectError::NoProject { name, .. } => (
+            ExitStatus::Usage,
+            Some(format!(
+                "pass a plugin file (plugins/{name}.wasm), or add it to the project: \
+                 `hostbuild plugins add {name} SOURCE --grant-declared`"
+            )),
+        ),
+        ProjectError::UnknownPlugin { name, known, .. } => (
+            ExitStatus::Usage,
+            Some(format!(
+                "the project has: {}; add it with `hostbuild plugins add {name} SOURCE`",
+                if known.is_empty() { "no plugins".into() } else { known.join(", ") }
+            )),
+        ),
+        ProjectError::NotGranted { name, missing } => {
+            let lines: Vec<&str> = missing.iter().map(|m| m.grant.as_str()).collect();
+            (
+                ExitStatus::NotGranted,
+                Some(format!(
+                    "if you trust it with that, grant it in {PROJECT_FILE} under [plugins.{name}.grants]: {}",
+                    lines.join("; ")
+                )),
+            )
+        }
+        ProjectError::NotLocked { name } => (
+            ExitStatus::LockMismatch,
+            Some(format!(
+                "--locked runs plugins by name from hostbuild.lock; lock `{name}` with `hostbuild lock` and commit the lock"
+            )),
+        ),
+        ProjectError::LockMismatch { .. } => (
+            ExitStatus::LockMismatch,
+            Some(
+                "if the change is intended, run `hostbuild lock` (or `hostbuild plugins update NAME`) and commit hostbuild.lock"
+                    .into(),
+            ),
+        ),
+        ProjectError::VersionMismatch { .. } => (
+            ExitStatus::PluginIncompatible,
+            Some(format!("point the source at a matching release, or change the version requirement in {PROJECT_FILE}")),
+        ),
+        ProjectError::Fetch { source, .. } => source_error(source),
+    }
+}
+
+fn source_error(e: &SourceError) -> (ExitStatus, Option<String>) {
+    match e {
+        SourceError::Invalid(_) => (
+            ExitStatus::Usage,
+            Some("a source is a path, https://..., s3://bucket/key or oci://registry/repository:tag".into()),
+        ),
+        SourceError::NotFound(_) => (ExitStatus::PluginNotFound, Some("check the source's address and tag".into())),
+        SourceError::Denied(_) => (
+            ExitStatus::Unavailable,
+            Some("log in (`docker login REGISTRY` for OCI; AWS credentials for s3://) and try again".into()),
+        ),
+        SourceError::Unreachable(_) | SourceError::Failed(_) => (
+            ExitStatus::Unavailable,
+            Some("nothing was kept of a failed download; check the network and run again".into()),
+        ),
+        SourceError::Cache(_) => (ExitStatus::Unavailable, Some("pass a writable --cache-dir".into())),
+        SourceError::Store(_) => (
+            ExitStatus::Unavailable,
+            Some("check the AWS configuration (AWS_PROFILE, AWS_ENDPOINT_URL, credentials)".into()),
+        ),
+    }
 }
 
 fn load_error(e: &LoadError) -> (ExitStatus, Option<String>) {

@@ -12,4 +12,5 @@ pub mod commands;
 pub mod description;
 pub mod diagnostics;
 pub mod options;
+pub mod project;
 pub mod runtime;

@@ -186,7 +186,7 @@ fn gpu_request_of_an_undeclared_plugin_is_denied_at_the_call() {
     let hb = Hostbuild::new();
     let out = tempfile::tempdir().unwrap();
     run_guest(&hb, "container-steps", out.path(), &["--opt", "mode=gpu"])
-        .expect(6, &["access denied", "did not declare the `gpu` capability"]);
+        .expect(6, &["access denied", "`gpu` was not declared by the plugin, or not granted to it"]);
 }
 
 #[test]

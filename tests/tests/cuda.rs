@@ -99,6 +99,7 @@ fn base_with_nvcc_12_1() -> &'static str {
         .env("DOCKER_BUILDKIT", "0")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), dockerfile.as_bytes()).unwrap();

@@ -15,9 +15,11 @@ use crate::runtime::bindings::types::Capabilities;
 pub struct Lent {
     /// Name shown in log lines: the file stem until `describe` answers.
     pub plugin: String,
-    /// What the plugin declared in `describe`; `None` until then, when every
-    /// capability but `log` is refused.
-    pub declared: Option<Capabilities>,
+    /// What the plugin may use: declared in `describe` and granted by the
+    /// project (a plugin file run directly is granted what it declares).
+    /// `None` until then, when every capability but `log` is refused. Every
+    /// host call checks it.
+    pub allowed: Option<Capabilities>,
     pub log: Arc<dyn log::LogSink>,
     pub host_info: host_info::HostInfo,
     pub workspace: workspace::Workspace,
@@ -30,7 +32,7 @@ impl Lent {
     pub fn minimal(plugin: &str, log: Arc<dyn log::LogSink>) -> Self {
         Self {
             plugin: plugin.to_string(),
-            declared: None,
+            allowed: None,
             log,
             host_info: host_info::HostInfo::default(),
             workspace: workspace::Workspace::default(),

@@ -19,7 +19,7 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
         true => {
             check_unscoped(&[&opened.info], &args.options)?;
             let options = resolve(&opened.info, &args.options)?;
-            opened.plugin.lent_mut().declared = Some(opened.info.capabilities.clone());
+            opened.plugin.lent_mut().allowed = Some(opened.info.capabilities.clone());
             Some(opened.plugin.image(&options).await?)
         }
         false => None,

@@ -6,6 +6,7 @@ mod clean;
 mod common;
 mod doctor;
 mod inspect;
+mod plugins;
 mod run;
 mod shell;
 
@@ -33,5 +34,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Clean(args) => clean::clean(args).await,
         Command::Cache(args) => cache::cache(args, &cache).await,
         Command::Artifacts(args) => artifacts::artifacts(args).await,
+        Command::Lock(args) => plugins::lock(args, cache, cli.verbose).await,
+        Command::Plugins(args) => plugins::plugins(args, cache, cli.verbose).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `hostbuild run PLUGIN...`: the run pipeline (DESIGN.md, "Run pipeline").
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,9 +23,11 @@ use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::capabilities::workspace::Workspace;
 use crate::cli::RunArgs;
+use crate::description::arch_name;
 use crate::diagnostics::ExitStatus;
-use crate::options::{check_unscoped, resolve, RawOption};
-use crate::runtime::bindings::types::{Artifact, ArtifactRole, BuildContext, ImageRecipe};
+use crate::options::{check_unscoped, resolve as resolve_options, RawOption};
+use crate::project::resolve::{self, Resolved};
+use crate::runtime::bindings::types::{Artifact, ArtifactRole, BuildContext, Capabilities, CpuArch, ImageRecipe};
 use crate::runtime::CallError;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
@@ -34,19 +37,28 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
         hint: "pass the project to build with --source DIR".into(),
     })?;
-    let mut opened = Vec::new();
-    for path in &args.plugins {
-        let o = common::open(path, &cache, limits, log.clone()).await?;
-        if opened.iter().any(|p: &common::Opened| p.info.name == o.info.name) {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let project = match args.plugins.iter().all(|a| resolve::is_file(a)) && !args.locked {
+        true => None,
+        false => resolve::project(&cwd)?,
+    };
+    let mut opened: Vec<(common::Opened, Resolved)> = Vec::new();
+    for arg in &args.plugins {
+        let resolved = resolve::resolve(arg, project.as_ref(), &cache, args.locked).await?;
+        let o = common::open(&resolved.path, &cache, limits, log.clone()).await?;
+        for warning in resolved.check_loaded(&o.info, &o.loaded)? {
+            log.line("hostbuild", Level::Warn, &warning);
+        }
+        if opened.iter().any(|(p, _)| p.info.name == o.info.name) {
             return Err(Usage {
                 message: format!("plugin `{}` is given twice", o.info.name),
                 hint: "each platform gets one output tree, build.<platform>/; pass it once".into(),
             }
             .into());
         }
-        opened.push(o);
+        opened.push((o, resolved));
     }
-    check_unscoped(&opened.iter().map(|o| &o.info).collect::<Vec<_>>(), &args.options)?;
+    check_unscoped(&opened.iter().map(|(o, _)| &o.info).collect::<Vec<_>>(), &args.options)?;
 
     let store: Option<Arc<dyn ObjectStore>> = match args.publish {
         true => Some(open_store(&args.store).await?),
@@ -56,7 +68,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         true => Some(characteristics::commit(args.git_sha.as_deref(), &source)?.value),
         false => characteristics::commit(args.git_sha.as_deref(), &source).ok().map(|f| f.value),
     };
-    let engine = if opened.iter().any(|o| o.info.capabilities.container) {
+    let engine = if opened.iter().any(|(o, _)| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
         let reaped = lifecycle::reap_orphans(&docker).await;
         if reaped > 0 {
@@ -80,7 +92,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         engine: engine.clone(),
         log: log.clone(),
     });
-    let pipeline = futures::stream::iter(opened.into_iter().map(|o| run_one(o, run.clone())))
+    let pipeline = futures::stream::iter(opened.into_iter().map(|(o, r)| run_one(o, r, run.clone())))
         .buffer_unordered(args.jobs.max(1))
         .try_collect::<Vec<_>>();
     let outcome = tokio::select! {
@@ -125,19 +137,20 @@ struct RunShared {
 }
 
 /// One platform's pipeline: options, images, build, artifacts.
-async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<serde_json::Value> {
+async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     let name = o.info.name.clone();
     let log = &run.log;
-    let options = resolve(&o.info, &run.options)?;
-    let caps = o.info.capabilities.clone();
+    let options = resolve_options(&o.info, &with_defaults(&name, resolved.default_options(), &run.options))?;
+    // What the plugin may use: what it declared and the project granted.
+    let caps = resolved.grants(&o.info).allow(&o.info.capabilities);
     let output = run.out.join(format!("build.{name}"));
     std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
     let output = std::fs::canonicalize(&output)?;
     hand_to_invoking_user(&output)?;
     {
         let lent = o.plugin.lent_mut();
-        lent.declared = Some(caps.clone());
+        lent.allowed = Some(caps.clone());
         lent.host_info = HostInfo::from_env(run.commit.clone(), &caps.env_vars);
         lent.workspace =
             Workspace::open(&run.source, &output).with_context(|| format!("cannot open {}", output.display()))?;
@@ -148,8 +161,11 @@ async fn run_one(mut o: common::Opened, run: Arc<RunShared>) -> anyhow::Result<s
 
     log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
     let recipes = o.plugin.image(&options).await?;
-    check_recipes(&name, &recipes, caps.container)?;
+    check_recipes(&name, &recipes, &caps)?;
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
+        for warning in resolved.check_base_images(&recipes, &base_image_ids(docker, &recipes).await)? {
+            log.line("hostbuild", Level::Warn, &warning);
+        }
         let images =
             common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;
         let host = StepHost {
@@ -268,18 +284,57 @@ async fn publish_sets(
     Ok(published)
 }
 
-/// Refuses recipes a well-formed plugin cannot return.
-fn check_recipes(plugin: &str, recipes: &[ImageRecipe], container: bool) -> Result<(), CallError> {
+/// Refuses recipes a well-formed plugin cannot return, and recipes for an
+/// architecture the plugin may not emulate (not declared, or not granted).
+fn check_recipes(plugin: &str, recipes: &[ImageRecipe], allowed: &Capabilities) -> Result<(), CallError> {
     let malformed = |problem: String| CallError::Malformed { plugin: plugin.into(), call: "image", problem };
-    if !recipes.is_empty() && !container {
-        return Err(malformed("it returned image recipes but did not declare the `container` capability".into()));
+    if !recipes.is_empty() && !allowed.container {
+        return Err(malformed(
+            "it returned image recipes but may not use containers (not declared or not granted)".into(),
+        ));
     }
     for (i, r) in recipes.iter().enumerate() {
         if r.name.is_empty() || recipes[..i].iter().any(|p| p.name == r.name) {
             return Err(malformed(format!("image recipe name `{}` is empty or repeated", r.name)));
         }
+        let arch = emulated_arch(&r.platform);
+        if let Some(arch) = arch.filter(|a| !allowed.emulation.contains(a)) {
+            return Err(malformed(format!(
+                "access denied: image `{}` is for {} but emulation of {} was not declared or not granted",
+                r.name,
+                r.platform,
+                arch_name(arch)
+            )));
+        }
     }
     Ok(())
+}
+
+/// The architecture a recipe platform needs emulated on this (amd64) host.
+fn emulated_arch(platform: &str) -> Option<CpuArch> {
+    match platform {
+        p if p.starts_with("linux/arm64") || p.starts_with("linux/aarch64") => Some(CpuArch::Arm64),
+        p if p.starts_with("linux/arm") => Some(CpuArch::Arm),
+        _ => None,
+    }
+}
+
+/// Project default options for `plugin`, minus those given on the command
+/// line (which win), followed by the command line's.
+fn with_defaults(plugin: &str, defaults: Vec<RawOption>, given: &[RawOption]) -> Vec<RawOption> {
+    let overridden =
+        |d: &RawOption| given.iter().any(|g| g.key == d.key && g.plugin.as_deref().is_none_or(|p| p == plugin));
+    defaults.into_iter().filter(|d| !overridden(d)).chain(given.iter().cloned()).collect()
+}
+
+/// The engine's id of each recipe's base image ("absent" when it has none).
+async fn base_image_ids(docker: &bollard::Docker, recipes: &[ImageRecipe]) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    for r in recipes {
+        let id = docker.inspect_image(&r.base_image).await.ok().and_then(|i| i.id).unwrap_or_else(|| "absent".into());
+        ids.insert(r.base_image.clone(), id);
+    }
+    ids
 }
 
 /// Checks each artifact is a regular file inside the output tree and hashes it.

@@ -24,7 +24,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let options = resolve(&o.info, &args.options)?;
     let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     lifecycle::reap_orphans(&docker).await;
-    o.plugin.lent_mut().declared = Some(o.info.capabilities.clone());
+    o.plugin.lent_mut().allowed = Some(o.info.capabilities.clone());
     let recipes = o.plugin.image(&options).await?;
     let recipe = match &args.image {
         Some(name) => recipes.iter().find(|r| &r.name == name),

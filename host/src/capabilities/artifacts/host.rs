@@ -5,9 +5,11 @@ use crate::runtime::HostState;
 
 impl HostState {
     fn publish_granted(&self) -> Result<(), StoreError> {
-        match &self.lent.declared {
+        match &self.lent.allowed {
             Some(c) if c.publish => Ok(()),
-            _ => Err(StoreError::Denied("access denied: the plugin did not declare the `publish` capability".into())),
+            _ => Err(StoreError::Denied(
+                "access denied: `publish` was not declared by the plugin, or not granted to it".into(),
+            )),
         }
     }
 }

@@ -5,15 +5,15 @@ use crate::runtime::HostState;
 
 impl Host for HostState {
     async fn run_step(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
-        let declared = self.lent.declared.as_ref();
-        if !declared.is_some_and(|c| c.container) {
+        let allowed = self.lent.allowed.as_ref();
+        if !allowed.is_some_and(|c| c.container) {
             return Ok(Err(ContainerError::Denied(
-                "access denied: the plugin did not declare the `container` capability".into(),
+                "access denied: `container` was not declared by the plugin, or not granted to it".into(),
             )));
         }
-        if step.gpu.is_some() && !declared.is_some_and(|c| c.gpu) {
+        if step.gpu.is_some() && !allowed.is_some_and(|c| c.gpu) {
             return Ok(Err(ContainerError::Denied(format!(
-                "access denied: step `{}` asks for GPUs but the plugin did not declare the `gpu` capability",
+                "access denied: step `{}` asks for GPUs, but `gpu` was not declared by the plugin, or not granted to it",
                 step.name
             ))));
         }

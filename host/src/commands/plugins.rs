@@ -1,0 +1,391 @@
+//! `hostbuild lock` and `hostbuild plugins add|update|verify|list|publish`:
+//! a project's plugins, pinned in hostbuild.lock.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{common, Usage};
+use crate::capabilities::container::engine;
+use crate::capabilities::container::EngineError;
+use crate::capabilities::log::{Console, Level, LogSink};
+use crate::cli::{LockArgs, PluginsArgs, PluginsCommand};
+use crate::diagnostics::ExitStatus;
+use crate::options::resolve;
+use crate::project::config::{self, Located, PluginEntry, PROJECT_FILE};
+use crate::project::grants::Grants;
+use crate::project::lock::{LockedPlugin, Lockfile, LOCK_FILE};
+use crate::project::resolve::fetch;
+use crate::project::{oci, ProjectError};
+use crate::runtime::Limits;
+
+/// What locking needs besides the plugin: the cache and, lazily, the engine.
+struct Locker {
+    cache: PathBuf,
+    log: Arc<dyn LogSink>,
+    docker: Option<bollard::Docker>,
+}
+
+impl Locker {
+    /// Fetches, loads and describes one plugin, checks it against its entry,
+    /// and records what it is: bytes, version, WIT version, base images.
+    async fn lock(&mut self, name: &str, entry: &PluginEntry, project_dir: &Path) -> anyhow::Result<LockedPlugin> {
+        let fetched = fetch(name, entry, project_dir, &self.cache, None).await?;
+        let mut o = common::open(&fetched.path, &self.cache, Limits::default(), self.log.clone()).await?;
+        if o.info.name != name {
+            return Err(ProjectError::Invalid {
+                file: PROJECT_FILE.into(),
+                problem: format!("plugins.{name} comes from `{}`, which is plugin `{}`", entry.source, o.info.name),
+            }
+            .into());
+        }
+        let requirement = entry.requirement(name)?;
+        if !requirement.matches(&o.info.version) {
+            return Err(ProjectError::VersionMismatch {
+                name: name.into(),
+                actual: o.info.version.to_string(),
+                requirement: requirement.to_string(),
+            }
+            .into());
+        }
+        let missing = entry.grants.missing(&o.info.capabilities);
+        if !missing.is_empty() {
+            return Err(ProjectError::NotGranted { name: name.into(), missing }.into());
+        }
+        let mut base_images = BTreeMap::new();
+        if o.info.capabilities.container {
+            let options = resolve(&o.info, &entry.raw_options(name))?;
+            o.plugin.lent_mut().allowed = Some(o.info.capabilities.clone());
+            let recipes = o.plugin.image(&options).await?;
+            let docker = self.docker().await?;
+            for r in &recipes {
+                let id = docker.inspect_image(&r.base_image).await.ok().and_then(|i| i.id);
+                base_images.insert(r.base_image.clone(), id.unwrap_or_else(|| "absent".into()));
+            }
+        }
+        Ok(LockedPlugin {
+            name: name.into(),
+            version: o.info.version.to_string(),
+            source: entry.source.clone(),
+            sha256: fetched.sha256,
+            wit: o.loaded.wit_version.to_string(),
+            base_images,
+        })
+    }
+
+    async fn docker(&mut self) -> Result<bollard::Docker, EngineError> {
+        if self.docker.is_none() {
+            let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+            self.docker = Some(docker);
+        }
+        Ok(self.docker.clone().expect("set above"))
+    }
+}
+
+fn project_here() -> anyhow::Result<Located> {
+    let dir = std::env::current_dir().context("cannot read the current directory")?;
+    Located::read(&dir)?.ok_or_else(|| {
+        Usage {
+            message: format!("there is no {PROJECT_FILE} in {}", dir.display()),
+            hint: "create one with `hostbuild plugins add NAME SOURCE --grant-declared`".into(),
+        }
+        .into()
+    })
+}
+
+/// `hostbuild lock`: every plugin of the project, locked afresh.
+pub async fn lock(args: LockArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
+    let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
+    let project = project_here()?;
+    let mut locker = Locker { cache, log: log.clone(), docker: None };
+    let mut lock = Lockfile::new();
+    for (name, entry) in &project.project.plugins {
+        let locked = locker.lock(name, entry, &project.dir).await?;
+        log.line(
+            "hostbuild",
+            Level::Info,
+            &format!("locked {name} {} sha256:{}", locked.version, &locked.sha256[..12]),
+        );
+        lock.put(locked);
+    }
+    lock.write(&project.dir)?;
+    print_lock(&lock, args.json)?;
+    Ok(ExitStatus::Success)
+}
+
+fn print_lock(lock: &Lockfile, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(lock)?);
+    } else {
+        println!("wrote {LOCK_FILE}: {} plugin(s)", lock.plugins.len());
+    }
+    Ok(())
+}
+
+pub async fn plugins(args: PluginsArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
+    let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
+    let mut locker = Locker { cache, log: log.clone(), docker: None };
+    match args.command {
+        PluginsCommand::Add { name, source, version_req, grants, grant_declared } => {
+            add(&mut locker, &name, &source, version_req, &grants, grant_declared, args.json).await
+        }
+        PluginsCommand::Update { names } => {
+            let project = project_here()?;
+            let mut lock = Lockfile::read(&project.dir)?.unwrap_or_else(Lockfile::new);
+            let names = if names.is_empty() { project.project.plugins.keys().cloned().collect() } else { names };
+            for name in &names {
+                let before = lock.get(name).map(|p| format!("{} sha256:{}", p.version, &p.sha256[..12]));
+                let locked = locker.lock(name, project.entry(name)?, &project.dir).await?;
+                let after = format!("{} sha256:{}", locked.version, &locked.sha256[..12]);
+                let change = match before {
+                    Some(b) if b == after => format!("{name}: unchanged ({after})"),
+                    Some(b) => format!("{name}: {b} -> {after}"),
+                    None => format!("{name}: locked {after}"),
+                };
+                log.line("hostbuild", Level::Info, &change);
+                lock.put(locked);
+            }
+            lock.write(&project.dir)?;
+            print_lock(&lock, args.json)?;
+            Ok(ExitStatus::Success)
+        }
+        PluginsCommand::Verify => verify(&mut locker, args.json).await,
+        PluginsCommand::List => list(args.json),
+        PluginsCommand::Publish { file, target } => publish(&locker, &file, &target, args.json).await,
+    }
+}
+
+async fn add(
+    locker: &mut Locker,
+    name: &str,
+    source: &str,
+    version: Option<String>,
+    grant_words: &[String],
+    grant_declared: bool,
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
+    if !config::is_name(name) {
+        return Err(Usage {
+            message: format!("`{name}` is not a plugin name"),
+            hint: "use the plugin's own name (lower-case letters, digits and `-`), as `hostbuild inspect` shows it"
+                .into(),
+        }
+        .into());
+    }
+    let dir = std::env::current_dir().context("cannot read the current directory")?;
+    let existing = Located::read(&dir)?;
+    if existing.as_ref().is_some_and(|p| p.project.plugins.contains_key(name)) {
+        return Err(Usage {
+            message: format!("plugin `{name}` is already in {PROJECT_FILE}"),
+            hint: format!("edit its entry, then `hostbuild plugins update {name}`"),
+        }
+        .into());
+    }
+    let mut entry =
+        PluginEntry { source: source.into(), version, grants: parse_grants(grant_words)?, options: BTreeMap::new() };
+    if grant_declared {
+        let fetched = fetch(name, &entry, &dir, &locker.cache, None).await?;
+        let o = common::open(&fetched.path, &locker.cache, Limits::default(), locker.log.clone()).await?;
+        entry.grants = Grants::all_of(&o.info.capabilities);
+    }
+    let locked = locker.lock(name, &entry, &dir).await?;
+    let text = config::entry_text(name, source, entry.version.as_deref(), &entry.grants);
+    let file = dir.join(PROJECT_FILE);
+    let mut contents = std::fs::read_to_string(&file).unwrap_or_default();
+    contents.push_str(&text);
+    std::fs::write(&file, contents).map_err(|source| ProjectError::Io { file: file.clone(), source })?;
+    let mut lock = Lockfile::read(&dir)?.unwrap_or_else(Lockfile::new);
+    lock.put(locked);
+    lock.write(&dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&lock.get(name))?);
+    } else {
+        println!("added {name} to {PROJECT_FILE} and {LOCK_FILE} (grants: {})", entry.grants.words().join(", "));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `container`, `gpu`, `network`, `publish`, `emulation:ARCH`, `env:VAR`.
+fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
+    let mut grants = Grants::default();
+    for word in words {
+        match word.split_once(':') {
+            None if word == "container" => grants.container = true,
+            None if word == "gpu" => grants.gpu = true,
+            None if word == "network" => grants.network = true,
+            None if word == "publish" => grants.publish = true,
+            Some(("emulation", arch)) if ["arm", "arm64", "amd64"].contains(&arch) => {
+                grants.emulation.push(arch.into())
+            }
+            Some(("env", var)) if !var.is_empty() => grants.env.push(var.into()),
+            _ => {
+                return Err(Usage {
+                    message: format!("`{word}` is not a grant"),
+                    hint: "grants: container, gpu, network, publish, emulation:arm|arm64|amd64, env:VAR".into(),
+                })
+            }
+        }
+    }
+    Ok(grants)
+}
+
+/// Checks every locked plugin against its source and the engine.
+async fn verify(locker: &mut Locker, json: bool) -> anyhow::Result<ExitStatus> {
+    let project = project_here()?;
+    let lock = Lockfile::read(&project.dir)?.unwrap_or_else(Lockfile::new);
+    let mut results = Vec::new();
+    let mut first_problem: Option<anyhow::Error> = None;
+    for (name, entry) in &project.project.plugins {
+        let outcome = match lock.get(name) {
+            None => Err(ProjectError::NotLocked { name: name.clone() }.into()),
+            Some(pin) if pin.source != entry.source => Err(ProjectError::LockMismatch {
+                name: name.clone(),
+                what: "the source".into(),
+                expected: pin.source.clone(),
+                actual: entry.source.clone(),
+            }
+            .into()),
+            Some(pin) => verify_one(locker, name, entry, &project.dir, pin).await,
+        };
+        let problem = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        match &problem {
+            None => locker.log.line("hostbuild", Level::Info, &format!("{name}: matches {LOCK_FILE}")),
+            Some(p) => locker.log.line("hostbuild", Level::Error, p),
+        }
+        results.push(serde_json::json!({"name": name, "ok": problem.is_none(), "problem": problem}));
+        if let (Err(e), None) = (outcome, &first_problem) {
+            first_problem = Some(e);
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    match first_problem {
+        Some(e) => Err(e),
+        None => Ok(ExitStatus::Success),
+    }
+}
+
+/// Fetches the source afresh: different bytes are reported before anything
+/// else is looked at; then the version and base images are compared.
+async fn verify_one(
+    locker: &mut Locker,
+    name: &str,
+    entry: &PluginEntry,
+    dir: &Path,
+    pin: &LockedPlugin,
+) -> anyhow::Result<()> {
+    let fetched = fetch(name, entry, dir, &locker.cache, None).await?;
+    if fetched.sha256 != pin.sha256 {
+        return Err(ProjectError::LockMismatch {
+            name: name.into(),
+            what: "the component (sha256)".into(),
+            expected: pin.sha256.clone(),
+            actual: fetched.sha256,
+        }
+        .into());
+    }
+    let now = locker.lock(name, entry, dir).await?;
+    Ok(compare(pin, &now)?)
+}
+
+/// The first difference between a pin and what the source holds now.
+fn compare(pin: &LockedPlugin, now: &LockedPlugin) -> Result<(), ProjectError> {
+    let mismatch = |what: &str, expected: &str, actual: &str| ProjectError::LockMismatch {
+        name: pin.name.clone(),
+        what: what.into(),
+        expected: expected.into(),
+        actual: actual.into(),
+    };
+    if pin.sha256 != now.sha256 {
+        return Err(mismatch("the component (sha256)", &pin.sha256, &now.sha256));
+    }
+    if pin.version != now.version {
+        return Err(mismatch("the version", &pin.version, &now.version));
+    }
+    for (image, id) in &now.base_images {
+        let expected = pin.base_images.get(image).map(String::as_str).unwrap_or("not locked");
+        if expected != id {
+            return Err(mismatch(&format!("base image {image}"), expected, id));
+        }
+    }
+    Ok(())
+}
+
+fn list(json: bool) -> anyhow::Result<ExitStatus> {
+    let project = project_here()?;
+    let lock = Lockfile::read(&project.dir)?.unwrap_or_else(Lockfile::new);
+    let rows: Vec<serde_json::Value> = project
+        .project
+        .plugins
+        .iter()
+        .map(|(name, entry)| {
+            let pin = lock.get(name);
+            serde_json::json!({
+                "name": name,
+                "version": pin.map(|p| p.version.clone()),
+                "requirement": entry.version,
+                "wit": pin.map(|p| p.wit.clone()),
+                "source": entry.source,
+                "sha256": pin.map(|p| p.sha256.clone()),
+                "grants": entry.grants.words(),
+                "locked": pin.is_some(),
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitStatus::Success);
+    }
+    println!("{:<16} {:<9} {:<6} {:<14} {:<44} source", "name", "version", "wit", "sha256", "grants");
+    for r in &rows {
+        let text = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+        let sha = r["sha256"].as_str().map_or("(not locked)".to_string(), |s| s[..12].to_string());
+        let grants: Vec<&str> = r["grants"].as_array().into_iter().flatten().filter_map(|g| g.as_str()).collect();
+        let grants = if grants.is_empty() { "none".to_string() } else { grants.join(",") };
+        println!(
+            "{:<16} {:<9} {:<6} {:<14} {:<44} {}",
+            text("name"),
+            text("version"),
+            text("wit"),
+            sha,
+            grants,
+            text("source")
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+async fn publish(locker: &Locker, file: &Path, target: &str, json: bool) -> anyhow::Result<ExitStatus> {
+    let Some(reference) = target.strip_prefix("oci://") else {
+        return Err(Usage {
+            message: format!("`{target}` is not an OCI reference"),
+            hint: "publish to oci://registry/repository:tag".into(),
+        }
+        .into());
+    };
+    let o = common::open(file, &locker.cache, Limits::default(), locker.log.clone()).await?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let annotations = BTreeMap::from([
+        ("org.opencontainers.image.title".to_string(), o.info.name.clone()),
+        ("org.opencontainers.image.version".to_string(), o.info.version.to_string()),
+        ("org.opencontainers.image.description".to_string(), o.info.summary.clone()),
+        ("dev.hostbuild.wit".to_string(), o.loaded.wit_version.to_string()),
+    ]);
+    let url = oci::push(reference, bytes, annotations).await.map_err(|source| ProjectError::Fetch {
+        name: o.info.name.clone(),
+        source_text: target.into(),
+        source,
+    })?;
+    if json {
+        let v = serde_json::json!({"reference": target, "manifest": url, "name": o.info.name,
+            "version": o.info.version.to_string(), "sha256": o.loaded.sha256});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("published {} {} (sha256:{}) to {target}", o.info.name, o.info.version, o.loaded.sha256);
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,70 @@
+//! A project's plugins: `hostbuild.toml` (which plugins by name, from where,
+//! with which grants and default options), `hostbuild.lock` (exactly which
+//! bytes, versions and base images), the sources components come from, and
+//! the checks `run` makes before anything executes.
+
+pub mod config;
+pub mod grants;
+pub mod lock;
+pub mod oci;
+pub mod resolve;
+pub mod sources;
+
+use std::path::PathBuf;
+
+use crate::capabilities::artifacts::open::OpenError;
+
+/// Why a project's plugin cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("cannot read or write {}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is invalid: {problem}", file.display())]
+    Invalid { file: PathBuf, problem: String },
+    #[error("`{name}` is not a plugin file, and there is no {} in {} to look it up in", config::PROJECT_FILE, dir.display())]
+    NoProject { name: String, dir: PathBuf },
+    #[error("plugin `{name}` is not in {}", file.display())]
+    UnknownPlugin { name: String, file: PathBuf, known: Vec<String> },
+    #[error("plugin `{name}` asks for {}, which {} does not grant it", list(missing.iter().map(|m| m.what.as_str())), config::PROJECT_FILE)]
+    NotGranted { name: String, missing: Vec<grants::Missing> },
+    #[error("plugin `{name}` is not in {}", lock::LOCK_FILE)]
+    NotLocked { name: String },
+    #[error("plugin `{name}`: {what} differs from {}: expected {expected}, found {actual}", lock::LOCK_FILE)]
+    LockMismatch { name: String, what: String, expected: String, actual: String },
+    #[error("plugin `{name}` is version {actual}, but {} requires {requirement}", config::PROJECT_FILE)]
+    VersionMismatch { name: String, actual: String, requirement: String },
+    #[error("cannot fetch plugin `{name}` from {source_text}")]
+    Fetch {
+        name: String,
+        source_text: String,
+        #[source]
+        source: SourceError,
+    },
+}
+
+/// Why a source could not deliver a component.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Denied(String),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("the plugin cache is not writable: {0}")]
+    Cache(String),
+    #[error(transparent)]
+    Store(#[from] OpenError),
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}

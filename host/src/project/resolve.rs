@@ -1,0 +1,212 @@
+//! From what the user typed (`plugins/x.wasm` or a project name such as
+//! `armv7`) to a component file, with the grants, default options and lock
+//! entry that apply, and the checks against hostbuild.toml and
+//! hostbuild.lock made once the plugin has described itself.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::config::{Located, PluginEntry};
+use super::grants::Grants;
+use super::lock::{LockedPlugin, Lockfile};
+use super::sources::{self, Source};
+use super::ProjectError;
+use crate::description::PlatformInfo;
+use crate::options::RawOption;
+use crate::runtime::bindings::types::ImageRecipe;
+use crate::runtime::LoadedComponent;
+
+/// A plugin to run, and what the project says about it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The component file to load.
+    pub path: PathBuf,
+    /// The project's name for it; `None` for a file given directly.
+    pub name: Option<String>,
+    /// The project's entry; `None` for a file given directly (which is
+    /// granted everything it declares: running a file is trusting it).
+    pub entry: Option<PluginEntry>,
+    pub locked: Option<LockedPlugin>,
+    /// Whether differences from the lock stop the run (`--locked`).
+    pub enforce_lock: bool,
+}
+
+/// Whether a run argument names a file rather than a project plugin.
+pub fn is_file(arg: &str) -> bool {
+    arg.contains('/') || arg.ends_with(".wasm") || Path::new(arg).is_file()
+}
+
+/// The project and lock of `dir`, when there is a project file.
+pub fn project(dir: &Path) -> Result<Option<(Located, Option<Lockfile>)>, ProjectError> {
+    match Located::read(dir)? {
+        Some(p) => {
+            let lock = Lockfile::read(&p.dir)?;
+            Ok(Some((p, lock)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Where downloaded components live: next to the compiled ones.
+pub fn download_dir(cache: &Path) -> PathBuf {
+    cache.join("plugins")
+}
+
+/// Resolves one run argument. With `locked`, a plugin must be in the lock,
+/// come from the locked source, and have the locked bytes.
+pub async fn resolve(
+    arg: &str,
+    project: Option<&(Located, Option<Lockfile>)>,
+    cache: &Path,
+    locked: bool,
+) -> Result<Resolved, ProjectError> {
+    if is_file(arg) {
+        if locked {
+            return Err(ProjectError::NotLocked { name: arg.into() });
+        }
+        return Ok(Resolved { path: arg.into(), name: None, entry: None, locked: None, enforce_lock: false });
+    }
+    let Some((located, lock)) = project else {
+        let dir = std::env::current_dir().unwrap_or_default();
+        return Err(ProjectError::NoProject { name: arg.into(), dir });
+    };
+    let entry = located.entry(arg)?.clone();
+    let pinned = lock.as_ref().and_then(|l| l.get(arg)).cloned();
+    if locked {
+        let Some(pin) = &pinned else { return Err(ProjectError::NotLocked { name: arg.into() }) };
+        if pin.source != entry.source {
+            return Err(ProjectError::LockMismatch {
+                name: arg.into(),
+                what: "the source".into(),
+                expected: pin.source.clone(),
+                actual: entry.source.clone(),
+            });
+        }
+    }
+    // A pin of the same source is what runs; its cached copy needs no download.
+    let expected = pinned.as_ref().filter(|p| p.source == entry.source).map(|p| p.sha256.clone());
+    let fetched = fetch(arg, &entry, &located.dir, cache, expected.as_deref()).await?;
+    if let (true, Some(pin)) = (locked, &pinned) {
+        if fetched.sha256 != pin.sha256 {
+            return Err(ProjectError::LockMismatch {
+                name: arg.into(),
+                what: "the component (sha256)".into(),
+                expected: pin.sha256.clone(),
+                actual: fetched.sha256,
+            });
+        }
+    }
+    Ok(Resolved {
+        path: fetched.path,
+        name: Some(arg.into()),
+        entry: Some(entry),
+        locked: pinned,
+        enforce_lock: locked,
+    })
+}
+
+/// Fetches the component of a project entry into the download cache.
+pub async fn fetch(
+    name: &str,
+    entry: &PluginEntry,
+    project_dir: &Path,
+    cache: &Path,
+    expected: Option<&str>,
+) -> Result<sources::Fetched, ProjectError> {
+    let fail = |source| ProjectError::Fetch { name: name.into(), source_text: entry.source.clone(), source };
+    let source = Source::parse(&entry.source, project_dir).map_err(fail)?;
+    sources::fetch(&source, &download_dir(cache), expected).await.map_err(fail)
+}
+
+impl Resolved {
+    /// The project's default options for this plugin (before `--opt`).
+    pub fn default_options(&self) -> Vec<RawOption> {
+        match (&self.name, &self.entry) {
+            (Some(name), Some(entry)) => entry.raw_options(name),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The grants that apply: the project's, or all that a direct file declares.
+    pub fn grants(&self, info: &PlatformInfo) -> Grants {
+        match &self.entry {
+            Some(entry) => entry.grants.clone(),
+            None => Grants::all_of(&info.capabilities),
+        }
+    }
+
+    /// Checks a described plugin against hostbuild.toml (name, version
+    /// requirement, grants) and hostbuild.lock (version, WIT version).
+    /// Returns warnings for lock differences that do not stop the run.
+    pub fn check_loaded(&self, info: &PlatformInfo, loaded: &LoadedComponent) -> Result<Vec<String>, ProjectError> {
+        let (Some(name), Some(entry)) = (&self.name, &self.entry) else { return Ok(Vec::new()) };
+        if &info.name != name {
+            return Err(ProjectError::Invalid {
+                file: super::config::PROJECT_FILE.into(),
+                problem: format!("plugins.{name} comes from `{}`, which is plugin `{}`", entry.source, info.name),
+            });
+        }
+        let requirement = entry.requirement(name)?;
+        if !requirement.matches(&info.version) {
+            return Err(ProjectError::VersionMismatch {
+                name: name.clone(),
+                actual: info.version.to_string(),
+                requirement: requirement.to_string(),
+            });
+        }
+        let missing = entry.grants.missing(&info.capabilities);
+        if !missing.is_empty() {
+            return Err(ProjectError::NotGranted { name: name.clone(), missing });
+        }
+        let mut warnings = Vec::new();
+        if let Some(pin) = &self.locked {
+            for (what, expected, actual) in [
+                ("the component (sha256)", &pin.sha256, &loaded.sha256),
+                ("the version", &pin.version, &info.version.to_string()),
+                ("the WIT version", &pin.wit, &loaded.wit_version.to_string()),
+            ] {
+                if expected != actual {
+                    let mismatch = ProjectError::LockMismatch {
+                        name: name.clone(),
+                        what: what.into(),
+                        expected: expected.clone(),
+                        actual: actual.clone(),
+                    };
+                    if self.enforce_lock {
+                        return Err(mismatch);
+                    }
+                    warnings.push(format!("{mismatch}; `hostbuild lock` records the new one"));
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Checks the base images of `recipes` (their ids in the engine, by
+    /// `id_of`) against the lock; under `--locked` a difference stops the run.
+    pub fn check_base_images(
+        &self,
+        recipes: &[ImageRecipe],
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, ProjectError> {
+        let (Some(name), Some(pin)) = (&self.name, &self.locked) else { return Ok(Vec::new()) };
+        let mut warnings = Vec::new();
+        for r in recipes {
+            let actual = ids.get(&r.base_image).cloned().unwrap_or_else(|| "absent".into());
+            let expected = pin.base_images.get(&r.base_image).cloned().unwrap_or_else(|| "not locked".into());
+            if actual != expected {
+                let mismatch = ProjectError::LockMismatch {
+                    name: name.clone(),
+                    what: format!("base image {}", r.base_image),
+                    expected,
+                    actual,
+                };
+                if self.enforce_lock {
+                    return Err(mismatch);
+                }
+                warnings.push(format!("{mismatch}; `hostbuild lock` records the new one"));
+            }
+        }
+        Ok(warnings)
+    }
+}
