@@ -163,8 +163,10 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
     let recipes = o.plugin.image(&options).await?;
     check_recipes(&name, &recipes, &caps)?;
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
-        for warning in resolved.check_base_images(&recipes, &base_image_ids(docker, &recipes).await)? {
-            log.line("hostbuild", Level::Warn, &warning);
+        if resolved.locked.is_some() {
+            for warning in resolved.check_base_images(&recipes, &base_image_ids(docker, &recipes).await)? {
+                log.line("hostbuild", Level::Warn, &warning);
+            }
         }
         let images =
             common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;

@@ -182,8 +182,8 @@ impl Resolved {
         Ok(warnings)
     }
 
-    /// Checks the base images of `recipes` (their ids in the engine, by
-    /// `id_of`) against the lock; under `--locked` a difference stops the run.
+    /// Checks the base images of `recipes` (`ids`: their ids in the engine)
+    /// against the lock; under `--locked` a difference stops the run.
     pub fn check_base_images(
         &self,
         recipes: &[ImageRecipe],
