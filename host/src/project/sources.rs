@@ -127,6 +127,9 @@ async fn download(url: &str, to: &Path) -> Result<(), SourceError> {
     if let Some(len) = expected.filter(|len| *len != written) {
         return Err(SourceError::Failed(format!("{url}: the download broke off after {written} of {len} bytes")));
     }
+    // tokio writes in the background: without this the file may still be
+    // short when it is read back and hashed.
+    tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(|e| SourceError::Cache(e.to_string()))?;
     Ok(())
 }
 
