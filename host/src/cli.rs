@@ -214,9 +214,9 @@ pub enum ArtifactsCommand {
 
 #[derive(Debug, Args)]
 pub struct ShellArgs {
-    /// The plugin file.
+    /// The plugin file, or a plugin name from ./hostbuild.toml.
     #[arg(value_name = "PLUGIN")]
-    pub plugin: PathBuf,
+    pub plugin: String,
 
     /// Which of the plugin's images [default: its first].
     #[arg(long, value_name = "NAME")]
@@ -338,9 +338,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The plugin file.
+    /// The plugin file, or a plugin name from ./hostbuild.toml.
     #[arg(value_name = "PLUGIN")]
-    pub plugin: PathBuf,
+    pub plugin: String,
 
     /// Also show the image recipes (Dockerfile, base image, platform, build
     /// args, context files) the plugin returns for these options; builds nothing.

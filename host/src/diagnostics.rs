@@ -12,6 +12,7 @@ use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
 use crate::project::config::PROJECT_FILE;
 use crate::project::{ProjectError, SourceError};
+use crate::registry::publish::RegistryError;
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::{CacheError, CallError, LoadError};
 
@@ -158,6 +159,18 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     }
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return Some(store_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<RegistryError>() {
+        return Some(match e {
+            RegistryError::InvalidReference { .. } | RegistryError::UnknownImage { .. } => {
+                (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
+            }
+            RegistryError::Tag { .. } => (ExitStatus::Unavailable, Some("`hostbuild doctor` checks the engine".into())),
+            RegistryError::Push { .. } => (
+                ExitStatus::Unavailable,
+                Some("check that the registry is reachable from the Docker engine, and `docker login REGISTRY`".into()),
+            ),
+        });
     }
     if let Some(e) = e.downcast_ref::<ProjectError>() {
         return Some(project_error(e));

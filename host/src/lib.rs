@@ -13,4 +13,5 @@ pub mod description;
 pub mod diagnostics;
 pub mod options;
 pub mod project;
+pub mod registry;
 pub mod runtime;

@@ -237,3 +237,36 @@ pub fn s3_env(cmd: &mut Command, port: u16) -> &mut Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
 }
+
+/// Debian's docker-registry (installed by scripts/prereqs.sh) on loopback,
+/// storing into `storage`.
+pub fn docker_registry(storage: &Path) -> Daemon {
+    let config = storage.join("config.yml");
+    let data = storage.join("data");
+    daemon(Path::new("/usr/bin/docker-registry"), |port| {
+        let yaml = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            data.display()
+        );
+        std::fs::write(&config, yaml).expect("registry config written");
+        vec!["serve".into(), config.display().to_string()]
+    })
+}
+
+/// GET `path` from a registry on loopback with `accept`; the body and the
+/// `Docker-Content-Digest` header.
+pub fn registry_get(port: u16, path: &str, accept: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("registry reachable");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: {accept}\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let digest = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Docker-Content-Digest: ").or_else(|| l.strip_prefix("docker-content-digest: ")))
+        .unwrap_or_default()
+        .to_string();
+    (body.to_string(), digest)
+}

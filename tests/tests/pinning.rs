@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use hostbuild_tests::{daemon, guest, plugin, root, s3_env, s3s_fs, sha256sum, Hostbuild, Run};
+use hostbuild_tests::{docker_registry, guest, plugin, registry_get, root, s3_env, s3s_fs, sha256sum, Hostbuild, Run};
 
 /// A project directory with a hostbuild.toml.
 struct Project {
@@ -83,6 +83,10 @@ fn lock_round_trip_verify_and_locked_run() {
         (Some("1.2.3"), Some("0.1.0"), Some(true))
     );
     p.build("well-behaved", &["--locked"]).expect(0, &["visible="]);
+    // inspect takes names too, and shows what the project grants.
+    let inspect = p.run(&["inspect", "well-behaved"]);
+    inspect.expect(0, &[]);
+    assert!(inspect.stdout.contains("granted       env:WELL_BEHAVED_VISIBLE"), "{}", inspect.stdout);
     let mut cmd = p.cmd(&["run", "well-behaved", "--source", ".", "--out", "out"]);
     Run::from(cmd.env("HOSTBUILD_LOCKED", "1").output().unwrap()).expect(0, &[]);
     // A file given directly is not in the lock: --locked refuses it.
@@ -275,18 +279,7 @@ fn resolves_by_name_from_http_s3_and_oci() {
 
     // OCI on a loopback docker-registry: publish, then add and run by name.
     let storage = tempfile::tempdir().unwrap();
-    let config = storage.path().join("config.yml");
-    let registry = daemon(Path::new("/usr/bin/docker-registry"), |port| {
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        vec!["serve".into(), config.display().to_string()]
-    });
+    let registry = docker_registry(storage.path());
     let reference = format!("127.0.0.1:{}/platforms/well-behaved:1.2.3", registry.port);
     let p = Project::new("");
     p.run(&["plugins", "publish", wasm.to_str().unwrap(), &format!("oci://{reference}")])
@@ -295,7 +288,11 @@ fn resolves_by_name_from_http_s3_and_oci() {
         .contains(&sha)
         .then_some(())
         .expect("publish names the sha256");
-    let manifest = registry_get(registry.port, "/v2/platforms/well-behaved/manifests/1.2.3");
+    let (manifest, _) = registry_get(
+        registry.port,
+        "/v2/platforms/well-behaved/manifests/1.2.3",
+        "application/vnd.oci.image.manifest.v1+json",
+    );
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(manifest["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
@@ -308,18 +305,6 @@ fn resolves_by_name_from_http_s3_and_oci() {
     p.run(&["plugins", "verify"]).expect(0, &["matches hostbuild.lock"]);
     let gone = Project::new(&entry(&format!("oci://127.0.0.1:{}/platforms/nothing:1", registry.port)));
     gone.build("well-behaved", &[]).expect(3, &["no such manifest"]);
-}
-
-/// GET from the registry with the OCI manifest media type accepted.
-fn registry_get(port: u16, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
 }
 
 #[test]

@@ -10,9 +10,13 @@ use anyhow::Context as _;
 use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::images::{self, BuiltImage};
 use crate::capabilities::container::{binfmt_enabled, emulation_handler, EngineError};
-use crate::capabilities::{log::LogSink, Lent};
+use crate::capabilities::log::{Level, LogSink};
+use crate::capabilities::Lent;
 use crate::cli::LimitArgs;
 use crate::description::{validate, PlatformInfo};
+use crate::project::config::Located;
+use crate::project::lock::Lockfile;
+use crate::project::resolve::{self, Resolved};
 use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::{self, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
 
@@ -36,6 +40,38 @@ pub struct Opened {
     pub loaded: LoadedComponent,
     pub plugin: Plugin,
     pub info: PlatformInfo,
+}
+
+/// Resolves a plugin argument (a file, or a name from ./hostbuild.toml),
+/// then loads and describes it and checks it against the project and lock;
+/// their warnings go to the log.
+pub async fn open_arg(
+    arg: &str,
+    project: Option<&(Located, Option<Lockfile>)>,
+    cache: &Path,
+    limits: Limits,
+    log: Arc<dyn LogSink>,
+    locked: bool,
+) -> anyhow::Result<(Opened, Resolved)> {
+    let resolved = resolve::resolve(arg, project, cache, locked).await?;
+    let opened = open(&resolved.path, cache, limits, log.clone()).await?;
+    for warning in resolved.check_loaded(&opened.info, &opened.loaded)? {
+        log.line("hostbuild", Level::Warn, &warning);
+    }
+    Ok((opened, resolved))
+}
+
+/// The project of the current directory, read only when an argument is a
+/// plugin name (or `locked` asks for the lock).
+pub fn project_for<'a>(
+    args: impl IntoIterator<Item = &'a String>,
+    locked: bool,
+) -> anyhow::Result<Option<(Located, Option<Lockfile>)>> {
+    if !locked && args.into_iter().all(|a| resolve::is_file(a)) {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(resolve::project(&cwd)?)
 }
 
 /// Loads, instantiates and describes the plugin at `path`.

@@ -14,12 +14,14 @@ use crate::runtime::HOST_WIT_VERSION;
 
 pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, args.json));
-    let mut opened = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log).await?;
+    let project = common::project_for([&args.plugin], false)?;
+    let limits = common::limits(&args.limits)?;
+    let (mut opened, resolved) = common::open_arg(&args.plugin, project.as_ref(), &cache, limits, log, false).await?;
     let recipes = match args.images {
         true => {
             check_unscoped(&[&opened.info], &args.options)?;
             let options = resolve(&opened.info, &args.options)?;
-            opened.plugin.lent_mut().allowed = Some(opened.info.capabilities.clone());
+            opened.plugin.lent_mut().allowed = Some(resolved.grants(&opened.info).allow(&opened.info.capabilities));
             Some(opened.plugin.image(&options).await?)
         }
         false => None,
@@ -40,6 +42,9 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
             "env_vars": info.capabilities.env_vars,
             "options": info.options_json(),
         });
+        if let Some(entry) = &resolved.entry {
+            v["project"] = serde_json::json!({"source": entry.source, "grants": entry.grants.words()});
+        }
         if let Some(recipes) = &recipes {
             v["images"] = recipes.iter().map(recipe_json).collect();
         }
@@ -52,6 +57,11 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
     println!("  wit           hostbuild:platform@{} (this host: {})", loaded.wit_version, HOST_WIT_VERSION);
     let caps = capability_words(&info.capabilities);
     println!("  capabilities  {}", if caps.is_empty() { "none".into() } else { caps.join(", ") });
+    if let Some(entry) = &resolved.entry {
+        let grants = entry.grants.words();
+        println!("  source        {} (hostbuild.toml)", entry.source);
+        println!("  granted       {}", if grants.is_empty() { "nothing".into() } else { grants.join(", ") });
+    }
     if !info.capabilities.env_vars.is_empty() {
         println!("  reads env     {}", info.capabilities.env_vars.join(", "));
     }

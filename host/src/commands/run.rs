@@ -1,6 +1,6 @@
 //! `hostbuild run PLUGIN...`: the run pipeline (DESIGN.md, "Run pipeline").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +26,8 @@ use crate::cli::RunArgs;
 use crate::description::arch_name;
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve as resolve_options, RawOption};
-use crate::project::resolve::{self, Resolved};
+use crate::project::resolve::Resolved;
+use crate::registry::publish::publish_images;
 use crate::runtime::bindings::types::{Artifact, ArtifactRole, BuildContext, Capabilities, CpuArch, ImageRecipe};
 use crate::runtime::CallError;
 
@@ -37,18 +38,10 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
         hint: "pass the project to build with --source DIR".into(),
     })?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let project = match args.plugins.iter().all(|a| resolve::is_file(a)) && !args.locked {
-        true => None,
-        false => resolve::project(&cwd)?,
-    };
+    let project = common::project_for(&args.plugins, args.locked)?;
     let mut opened: Vec<(common::Opened, Resolved)> = Vec::new();
     for arg in &args.plugins {
-        let resolved = resolve::resolve(arg, project.as_ref(), &cache, args.locked).await?;
-        let o = common::open(&resolved.path, &cache, limits, log.clone()).await?;
-        for warning in resolved.check_loaded(&o.info, &o.loaded)? {
-            log.line("hostbuild", Level::Warn, &warning);
-        }
+        let (o, resolved) = common::open_arg(arg, project.as_ref(), &cache, limits, log.clone(), args.locked).await?;
         if opened.iter().any(|(p, _)| p.info.name == o.info.name) {
             return Err(Usage {
                 message: format!("plugin `{}` is given twice", o.info.name),
@@ -162,6 +155,7 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
     log.line("hostbuild", Level::Info, &format!("{name} {}: preparing images", o.info.version));
     let recipes = o.plugin.image(&options).await?;
     check_recipes(&name, &recipes, &caps)?;
+    let mut built = HashMap::new();
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
         if resolved.locked.is_some() {
             for warning in resolved.check_base_images(&recipes, &base_image_ids(docker, &recipes).await)? {
@@ -170,6 +164,7 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
         }
         let images =
             common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;
+        built = images.clone();
         let host = StepHost {
             run_id: run.id.clone(),
             plugin: name.clone(),
@@ -200,7 +195,14 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
         }
         _ => Vec::new(),
     };
-    let artifacts = check_artifacts(&name, &output, artifacts)?;
+    let images = match (&run.engine, artifacts.iter().any(|a| a.role == ArtifactRole::Image)) {
+        (Some((docker, _)), true) => {
+            publish_images(docker, &built, &artifacts, run.store.is_some(), log.as_ref()).await?
+        }
+        _ => Vec::new(),
+    };
+    let mut artifacts = check_artifacts(&name, &output, artifacts)?;
+    artifacts.extend(images);
     Ok(serde_json::json!({
         "published": published,
         "name": name,
@@ -344,7 +346,8 @@ fn check_artifacts(plugin: &str, output: &Path, artifacts: Vec<Artifact>) -> Res
     let malformed = |problem: String| CallError::Malformed { plugin: plugin.into(), call: "detect-artifacts", problem };
     let root = std::fs::canonicalize(output).map_err(|e| malformed(format!("output tree unreadable: {e}")))?;
     let mut out = Vec::new();
-    for a in artifacts {
+    // Images are not files: their path is a reference (see registry::publish).
+    for a in artifacts.into_iter().filter(|a| a.role != ArtifactRole::Image) {
         let full = std::fs::canonicalize(root.join(&a.path))
             .map_err(|e| malformed(format!("artifact `{}` cannot be opened: {e}", a.path)))?;
         if !full.starts_with(&root) || Path::new(&a.path).is_absolute() {
@@ -395,6 +398,15 @@ fn print_summary(summaries: &[serde_json::Value], json: bool) -> anyhow::Result<
         let artifacts = s["artifacts"].as_array().cloned().unwrap_or_default();
         println!("  artifacts: {} in {}", artifacts.len(), s["output"].as_str().unwrap_or("?"));
         for a in &artifacts {
+            if a["role"] == "image" {
+                let digest = a["digest"].as_str().unwrap_or("not pushed (--publish pushes)");
+                println!(
+                    "    image       {}  {}  {digest}",
+                    a["path"].as_str().unwrap_or("?"),
+                    a["platform"].as_str().unwrap_or("?")
+                );
+                continue;
+            }
             println!(
                 "    {:<11} {}  {} bytes  sha256:{}",
                 a["role"].as_str().unwrap_or("?"),

@@ -19,12 +19,15 @@ use crate::options::{check_unscoped, resolve};
 
 pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, false));
-    let mut o = common::open(&args.plugin, &cache, common::limits(&args.limits)?, log.clone()).await?;
+    let project = common::project_for([&args.plugin], false)?;
+    let limits = common::limits(&args.limits)?;
+    let (mut o, resolved) =
+        common::open_arg(&args.plugin, project.as_ref(), &cache, limits, log.clone(), false).await?;
     check_unscoped(&[&o.info], &args.options)?;
     let options = resolve(&o.info, &args.options)?;
     let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     lifecycle::reap_orphans(&docker).await;
-    o.plugin.lent_mut().allowed = Some(o.info.capabilities.clone());
+    o.plugin.lent_mut().allowed = Some(resolved.grants(&o.info).allow(&o.info.capabilities));
     let recipes = o.plugin.image(&options).await?;
     let recipe = match &args.image {
         Some(name) => recipes.iter().find(|r| &r.name == name),

@@ -82,13 +82,7 @@ impl Located {
     /// Reads `dir/hostbuild.toml`; `None` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Located>, ProjectError> {
         let file = dir.join(PROJECT_FILE);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ProjectError::Io { file, source: e }),
-        };
-        let project: Project =
-            toml::from_str(&text).map_err(|e| ProjectError::Invalid { file: file.clone(), problem: e.to_string() })?;
+        let Some(project) = super::read_toml::<Project>(&file)? else { return Ok(None) };
         for name in project.plugins.keys() {
             if !is_name(name) {
                 return Err(ProjectError::Invalid {

@@ -48,13 +48,7 @@ impl Lockfile {
     /// Reads `dir/hostbuild.lock`; `None` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Lockfile>, ProjectError> {
         let file = dir.join(LOCK_FILE);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ProjectError::Io { file, source: e }),
-        };
-        let lock: Lockfile =
-            toml::from_str(&text).map_err(|e| ProjectError::Invalid { file: file.clone(), problem: e.to_string() })?;
+        let Some(lock) = super::read_toml::<Lockfile>(&file)? else { return Ok(None) };
         if lock.version != FORMAT {
             return Err(ProjectError::Invalid {
                 file,

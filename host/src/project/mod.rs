@@ -65,6 +65,16 @@ pub enum SourceError {
     Store(#[from] OpenError),
 }
 
+/// Reads and parses a TOML file; `None` when it does not exist.
+fn read_toml<T: serde::de::DeserializeOwned>(file: &std::path::Path) -> Result<Option<T>, ProjectError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ProjectError::Io { file: file.into(), source: e }),
+    };
+    toml::from_str(&text).map(Some).map_err(|e| ProjectError::Invalid { file: file.into(), problem: e.to_string() })
+}
+
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }

@@ -31,25 +31,20 @@ fn client(reference: &Reference) -> Client {
     Client::new(ClientConfig { protocol, ..Default::default() })
 }
 
-/// Basic credentials for `registry` from the docker config, if any.
+/// Basic credentials for the registry of `reference` from the docker config.
 fn auth(reference: &Reference) -> RegistryAuth {
-    use base64::Engine as _;
-    let registry = reference.resolve_registry();
-    let path = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
-        .map(|d| d.join("config.json"));
-    let config: Option<serde_json::Value> =
-        path.and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice(&b).ok());
-    let encoded = config.as_ref().and_then(|c| c["auths"][registry]["auth"].as_str().map(String::from));
-    let decoded = encoded.and_then(|e| base64::engine::general_purpose::STANDARD.decode(e).ok());
-    match decoded.as_deref().map(String::from_utf8_lossy).as_deref().and_then(|s| s.split_once(':')) {
-        Some((user, password)) => RegistryAuth::Basic(user.to_string(), password.to_string()),
+    match crate::registry::credentials::lookup(reference.resolve_registry()) {
+        Some(b) => RegistryAuth::Basic(b.username, b.password),
         None => RegistryAuth::Anonymous,
     }
 }
 
-fn registry_error(reference: &str, e: oci_client::errors::OciDistributionError) -> SourceError {
+/// A client and credentials for `reference`.
+pub fn connect(reference: &Reference) -> (Client, RegistryAuth) {
+    (client(reference), auth(reference))
+}
+
+pub fn registry_error(reference: &str, e: oci_client::errors::OciDistributionError) -> SourceError {
     use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
     let codes: Vec<&C> = match &e {
         E::RegistryError { envelope, .. } => envelope.errors.iter().map(|e| &e.code).collect(),

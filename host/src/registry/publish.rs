@@ -1,0 +1,235 @@
+//! Images a platform reports as artifacts (role `image`, path = the
+//! reference, property `image` = the recipe that built it) are tagged in the
+//! engine; with `run --publish` they are pushed with the docker config's
+//! credentials. Several platforms under one reference become one OCI image
+//! index: each platform's image is pushed as `<reference>-<arch>`, then the
+//! index at `<reference>` names their manifests, so `docker pull` on either
+//! architecture gets its own. No buildx involved.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
+use futures::StreamExt;
+use oci_client::Reference;
+use sha2::{Digest, Sha256};
+
+use super::credentials;
+use crate::capabilities::container::images::BuiltImage;
+use crate::capabilities::log::{Level, LogSink};
+use crate::project::oci;
+use crate::runtime::bindings::types::{Artifact, ArtifactRole};
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("image artifact `{reference}` is not a valid image reference: {problem}")]
+    InvalidReference { reference: String, problem: String },
+    #[error("image artifact `{reference}` names image `{image}`, but the recipes built: {known}")]
+    UnknownImage { reference: String, image: String, known: String },
+    #[error("cannot tag {reference}: {message}")]
+    Tag { reference: String, message: String },
+    #[error("pushing {reference} failed: {message}")]
+    Push { reference: String, message: String },
+}
+
+/// One image artifact: where it goes and which built image it is.
+struct Wanted<'a> {
+    reference: &'a str,
+    image: &'a BuiltImage,
+    properties: BTreeMap<String, String>,
+}
+
+/// `amd64`, `arm64`, `armv7` from `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
+fn arch_of(platform: &str) -> String {
+    let mut parts = platform.split('/').skip(1);
+    let arch = parts.next().unwrap_or("unknown");
+    format!("{arch}{}", parts.next().unwrap_or(""))
+}
+
+/// `repository` and `tag` of a reference (`latest` when it has none).
+fn split(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// Tags (and with `push`, pushes) every image artifact; returns what the
+/// run summary shows for each: reference, platform, digest, properties.
+pub async fn publish_images(
+    docker: &bollard::Docker,
+    images: &HashMap<String, BuiltImage>,
+    artifacts: &[Artifact],
+    push: bool,
+    log: &dyn LogSink,
+) -> Result<Vec<serde_json::Value>, RegistryError> {
+    let mut groups: BTreeMap<&str, Vec<Wanted>> = BTreeMap::new();
+    for a in artifacts.iter().filter(|a| a.role == ArtifactRole::Image) {
+        let properties: BTreeMap<String, String> = a.properties.iter().cloned().collect();
+        let name = properties
+            .get("image")
+            .cloned()
+            .or_else(|| (images.len() == 1).then(|| images.keys().next().cloned()).flatten());
+        let image = name.as_ref().and_then(|n| images.get(n)).ok_or_else(|| {
+            let mut known: Vec<&str> = images.keys().map(String::as_str).collect();
+            known.sort();
+            RegistryError::UnknownImage {
+                reference: a.path.clone(),
+                image: name.clone().unwrap_or_else(|| "(no `image` property)".into()),
+                known: known.join(", "),
+            }
+        })?;
+        a.path
+            .parse::<Reference>()
+            .map_err(|e| RegistryError::InvalidReference { reference: a.path.clone(), problem: e.to_string() })?;
+        groups.entry(a.path.as_str()).or_default().push(Wanted { reference: &a.path, image, properties });
+    }
+    let mut out = Vec::new();
+    for (reference, wanted) in groups {
+        let several = wanted.len() > 1;
+        let mut manifests = Vec::new();
+        for w in &wanted {
+            let target =
+                if several { format!("{}-{}", w.reference, arch_of(&w.image.platform)) } else { w.reference.into() };
+            let (repo, tag) = split(&target);
+            let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+            docker
+                .tag_image(&w.image.tag, Some(options))
+                .await
+                .map_err(|e| RegistryError::Tag { reference: target.clone(), message: e.to_string() })?;
+            let mut entry = serde_json::json!({
+                "path": target,
+                "role": "image",
+                "platform": w.image.platform,
+                "image": w.image.tag,
+                "digest": null,
+                "properties": w.properties,
+            });
+            if push {
+                log.line("hostbuild", Level::Info, &format!("pushing {target} ({})", w.image.platform));
+                push_tag(docker, repo, tag, &target).await?;
+                let (digest, size, media_type) = manifest_of(&target).await?;
+                log.line("hostbuild", Level::Info, &format!("pushed {target}@{digest}"));
+                entry["digest"] = digest.clone().into();
+                manifests.push(serde_json::json!({
+                    "mediaType": media_type,
+                    "digest": digest,
+                    "size": size,
+                    "platform": platform_json(&w.image.platform),
+                }));
+            }
+            out.push(entry);
+        }
+        if several {
+            let platforms: Vec<&str> = wanted.iter().map(|w| w.image.platform.as_str()).collect();
+            let mut entry = serde_json::json!({
+                "path": reference,
+                "role": "image",
+                "platform": platforms.join(","),
+                "digest": null,
+                "properties": {"kind": "index"},
+            });
+            if push {
+                let digest = push_index(reference, &manifests).await?;
+                log.line(
+                    "hostbuild",
+                    Level::Info,
+                    &format!("pushed index {reference}@{digest} ({})", platforms.join(", ")),
+                );
+                entry["digest"] = digest.into();
+            }
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// `{"architecture": "arm", "os": "linux", "variant": "v7"}` from `linux/arm/v7`.
+fn platform_json(platform: &str) -> serde_json::Value {
+    let mut parts = platform.split('/');
+    let os = parts.next().unwrap_or("linux");
+    let mut value = serde_json::json!({"architecture": parts.next().unwrap_or("amd64"), "os": os});
+    if let Some(variant) = parts.next() {
+        value["variant"] = variant.into();
+    }
+    value
+}
+
+async fn push_tag(docker: &bollard::Docker, repo: &str, tag: &str, target: &str) -> Result<(), RegistryError> {
+    let registry = credentials::registry_of(target);
+    let creds = match credentials::lookup(&registry) {
+        Some(b) => DockerCredentials {
+            username: Some(b.username),
+            password: Some(b.password),
+            serveraddress: Some(registry),
+            ..Default::default()
+        },
+        None => DockerCredentials { serveraddress: Some(registry), ..Default::default() },
+    };
+    let options = PushImageOptionsBuilder::default().tag(tag).build();
+    let mut stream = docker.push_image(repo, Some(options), Some(creds));
+    let fail = |message: String| RegistryError::Push { reference: target.into(), message };
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| fail(e.to_string()))?;
+        if let Some(error) = info.error_detail.and_then(|d| d.message) {
+            return Err(fail(error));
+        }
+    }
+    Ok(())
+}
+
+/// Digest, size and media type of the manifest the registry holds for `target`.
+async fn manifest_of(target: &str) -> Result<(String, usize, String), RegistryError> {
+    let reference: Reference = target.parse().map_err(|e: oci_client::ParseError| RegistryError::InvalidReference {
+        reference: target.into(),
+        problem: e.to_string(),
+    })?;
+    let (client, auth) = oci::connect(&reference);
+    let (bytes, digest) =
+        client.pull_manifest_raw(&reference, &auth, &[DOCKER_MANIFEST, OCI_MANIFEST]).await.map_err(|e| {
+            RegistryError::Push { reference: target.into(), message: oci::registry_error(target, e).to_string() }
+        })?;
+    let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(String::from))
+        .unwrap_or_else(|| OCI_MANIFEST.into());
+    Ok((digest, bytes.len(), media_type))
+}
+
+/// Pushes an OCI index naming `manifests` at `target`; returns its digest.
+async fn push_index(target: &str, manifests: &[serde_json::Value]) -> Result<String, RegistryError> {
+    let fail = |message: String| RegistryError::Push { reference: target.into(), message };
+    let reference: Reference = target.parse().map_err(|e: oci_client::ParseError| fail(e.to_string()))?;
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    let body = serde_json::to_vec(&index).map_err(|e| fail(e.to_string()))?;
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+    let (client, auth) = oci::connect(&reference);
+    // Authenticate for push first: push_manifest_raw uses stored tokens.
+    let _ = client.auth(&reference, &auth, oci_client::RegistryOperation::Push).await;
+    client
+        .push_manifest_raw(&reference, body, reqwest::header::HeaderValue::from_static(OCI_INDEX))
+        .await
+        .map_err(|e| fail(oci::registry_error(target, e).to_string()))?;
+    Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_platforms() {
+        assert_eq!(arch_of("linux/arm/v7"), "armv7");
+        assert_eq!(arch_of("linux/arm64"), "arm64");
+        assert_eq!(split("localhost:5000/team/env:py-3.11"), ("localhost:5000/team/env", "py-3.11"));
+        assert_eq!(split("localhost:5000/team/env"), ("localhost:5000/team/env", "latest"));
+        assert_eq!(
+            platform_json("linux/arm/v7"),
+            serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v7"})
+        );
+    }
+}
