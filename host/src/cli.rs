@@ -238,6 +238,16 @@ pub struct ShellArgs {
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 
+    /// Lend a host directory to the plugin's containers at /work/NAME
+    /// (repeatable; `:ro` for read-only), e.g. --mount data=/srv/data:ro.
+    #[arg(long = "mount", value_name = "NAME=DIR[:ro]")]
+    pub mounts: Vec<String>,
+
+    /// Mount the source read-write instead of read-only (what the
+    /// `write-source` grant gives a project's plugin).
+    #[arg(long)]
+    pub write_source: bool,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -322,6 +332,16 @@ pub struct RunArgs {
     /// With --publish: replace sets that already exist.
     #[arg(long)]
     pub force: bool,
+
+    /// Lend a host directory to the plugin's containers at /work/NAME
+    /// (repeatable; `:ro` for read-only), e.g. --mount data=/srv/data:ro.
+    #[arg(long = "mount", value_name = "NAME=DIR[:ro]")]
+    pub mounts: Vec<String>,
+
+    /// Mount the source read-write instead of read-only (what the
+    /// `write-source` grant gives a project's plugin).
+    #[arg(long)]
+    pub write_source: bool,
 
     /// Build GPU platforms without GPU access: no NVIDIA runtime needed, and
     /// steps' GPU requests are logged instead of passed to the engine.

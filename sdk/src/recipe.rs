@@ -32,6 +32,13 @@ impl ImageRecipe {
         }
         self
     }
+    /// Replaces the whole Dockerfile, e.g. for a multi-stage build. It should
+    /// still start `FROM` the base image given to [`ImageRecipe::new`], whose
+    /// id is part of the image's cache key.
+    pub fn replace_dockerfile(mut self, text: &str) -> Self {
+        self.dockerfile = text.into();
+        self
+    }
     /// Target platform, e.g. `linux/arm/v7`.
     pub fn platform(mut self, platform: &str) -> Self {
         self.platform = platform.into();

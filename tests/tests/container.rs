@@ -209,6 +209,8 @@ fn gpu_request_has_the_shape_of_docker_run_gpus() {
         user: User { uid: 0, gid: 0 },
         network: false,
         gpu: true,
+        source_writable: false,
+        dirs: vec![],
         ccache_size: "10G".into(),
     };
     let step = Step {

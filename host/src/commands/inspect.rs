@@ -20,7 +20,7 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
     let recipes = match args.images {
         true => {
             check_unscoped(&[&opened.info], &args.options)?;
-            let options = resolve(&opened.info, &args.options)?;
+            let options = resolve(&opened.info, &resolved.options_with(&opened.info.name, &args.options))?;
             opened.plugin.lent_mut().allowed = Some(resolved.grants(&opened.info).allow(&opened.info.capabilities));
             Some(opened.plugin.image(&options).await?)
         }

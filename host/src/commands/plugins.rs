@@ -184,8 +184,13 @@ async fn add(
         }
         .into());
     }
-    let mut entry =
-        PluginEntry { source: source.into(), version, grants: parse_grants(grant_words)?, options: BTreeMap::new() };
+    let mut entry = PluginEntry {
+        source: source.into(),
+        version,
+        grants: parse_grants(grant_words)?,
+        options: BTreeMap::new(),
+        mounts: BTreeMap::new(),
+    };
     if grant_declared {
         let fetched = fetch(name, &entry, &dir, &locker.cache, None).await?;
         let o = common::open(&fetched.path, &locker.cache, Limits::default(), locker.log.clone()).await?;
@@ -217,6 +222,7 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
             None if word == "gpu" => grants.gpu = true,
             None if word == "network" => grants.network = true,
             None if word == "publish" => grants.publish = true,
+            None if word == "write-source" => grants.write_source = true,
             Some(("emulation", arch)) if ["arm", "arm64", "amd64"].contains(&arch) => {
                 grants.emulation.push(arch.into())
             }
@@ -224,7 +230,8 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
             _ => {
                 return Err(Usage {
                     message: format!("`{word}` is not a grant"),
-                    hint: "grants: container, gpu, network, publish, emulation:arm|arm64|amd64, env:VAR".into(),
+                    hint: "grants: container, gpu, network, publish, write-source, emulation:arm|arm64|amd64, env:VAR"
+                        .into(),
                 })
             }
         }

@@ -81,6 +81,8 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         options: args.options.clone(),
         explain: args.explain,
         no_gpu: args.no_gpu,
+        mounts: args.mounts.clone(),
+        write_source: args.write_source,
         ccache_size: args.ccache_size.clone(),
         engine: engine.clone(),
         log: log.clone(),
@@ -124,6 +126,9 @@ struct RunShared {
     explain: bool,
     /// `--no-gpu`: build GPU platforms without GPU access.
     no_gpu: bool,
+    /// `--mount` values, resolved per plugin.
+    mounts: Vec<String>,
+    write_source: bool,
     ccache_size: String,
     engine: Option<(bollard::Docker, EngineInfo)>,
     log: Arc<dyn LogSink>,
@@ -134,7 +139,7 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
     let started = Instant::now();
     let name = o.info.name.clone();
     let log = &run.log;
-    let options = resolve_options(&o.info, &with_defaults(&name, resolved.default_options(), &run.options))?;
+    let options = resolve_options(&o.info, &resolved.options_with(&name, &run.options))?;
     // What the plugin may use: what it declared and the project granted.
     let caps = resolved.grants(&o.info).allow(&o.info.capabilities);
     let output = run.out.join(format!("build.{name}"));
@@ -175,6 +180,11 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
             user: User::invoking(),
             network: caps.network_during_build,
             gpu: !run.no_gpu,
+            source_writable: resolved.write_source(run.write_source),
+            dirs: resolved.dirs(&run.mounts).map_err(|message| Usage {
+                message,
+                hint: "--mount NAME=DIR[:ro] (or `mounts` in hostbuild.toml) names an existing directory".into(),
+            })?,
             ccache_size: run.ccache_size.clone(),
         };
         o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));
@@ -321,14 +331,6 @@ fn emulated_arch(platform: &str) -> Option<CpuArch> {
         p if p.starts_with("linux/arm") => Some(CpuArch::Arm),
         _ => None,
     }
-}
-
-/// Project default options for `plugin`, minus those given on the command
-/// line (which win), followed by the command line's.
-fn with_defaults(plugin: &str, defaults: Vec<RawOption>, given: &[RawOption]) -> Vec<RawOption> {
-    let overridden =
-        |d: &RawOption| given.iter().any(|g| g.key == d.key && g.plugin.as_deref().is_none_or(|p| p == plugin));
-    defaults.into_iter().filter(|d| !overridden(d)).chain(given.iter().cloned()).collect()
 }
 
 /// The engine's id of each recipe's base image ("absent" when it has none).

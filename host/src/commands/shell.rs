@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use super::{common, Usage};
 use crate::capabilities::container::{engine, lifecycle, EngineError, User};
 use crate::capabilities::log::Console;
+use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve};
@@ -24,10 +25,19 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let (mut o, resolved) =
         common::open_arg(&args.plugin, project.as_ref(), &cache, limits, log.clone(), false).await?;
     check_unscoped(&[&o.info], &args.options)?;
-    let options = resolve(&o.info, &args.options)?;
+    let options = resolve(&o.info, &resolved.options_with(&o.info.name, &args.options))?;
     let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     lifecycle::reap_orphans(&docker).await;
-    o.plugin.lent_mut().allowed = Some(resolved.grants(&o.info).allow(&o.info.capabilities));
+    let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;
+    let output = args.out.join(format!("build.{}", o.info.name));
+    std::fs::create_dir_all(&output)?;
+    let output = std::fs::canonicalize(&output)?;
+    {
+        // As in `run`: recipes may read the source (e.g. dependency lists).
+        let lent = o.plugin.lent_mut();
+        lent.allowed = Some(resolved.grants(&o.info).allow(&o.info.capabilities));
+        lent.workspace = Workspace::open(&source, &output).context("cannot open the source and output trees")?;
+    }
     let recipes = o.plugin.image(&options).await?;
     let recipe = match &args.image {
         Some(name) => recipes.iter().find(|r| &r.name == name),
@@ -40,11 +50,6 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let images =
         common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), false, false).await?;
     let image = &images[&recipe.name];
-
-    let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;
-    let output = args.out.join(format!("build.{}", o.info.name));
-    std::fs::create_dir_all(&output)?;
-    let output = std::fs::canonicalize(&output)?;
     let run_id = format!("shell-{}", std::process::id());
     let mut cmd = std::process::Command::new("docker");
     cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &User::invoking().to_string()]);
@@ -52,12 +57,21 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
         cmd.args(["--label", &format!("{k}={v}")]);
     }
-    cmd.args(["-v", &format!("{}:/work/src:ro", source.display())]);
+    let writable = resolved.write_source(args.write_source);
+    cmd.args(["-v", &format!("{}:/work/src{}", source.display(), if writable { "" } else { ":ro" })]);
+    let dirs = resolved.dirs(&args.mounts).map_err(|message| Usage {
+        message,
+        hint: "--mount NAME=DIR[:ro] (or `mounts` in hostbuild.toml) names an existing directory".into(),
+    })?;
+    for d in &dirs {
+        cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
+    }
     cmd.args(["-v", &format!("{}:/work/out", output.display())]);
     cmd.args(["-v", &format!("hostbuild-cache-{}:/work/cache", o.info.name)]);
     cmd.args(["-e", "CCACHE_DIR=/work/cache", "-e", "HOME=/tmp", "-w", "/work/out", &image.tag]);
     cmd.args(if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() });
-    log_line(&log, &format!("shell in {} (source: /work/src read-only, output: /work/out)", image.tag));
+    let mode = if writable { "read-write" } else { "read-only" };
+    log_line(&log, &format!("shell in {} (source: /work/src {mode}, output: /work/out)", image.tag));
     let status = cmd.status().context("cannot run the docker CLI")?;
     lifecycle::remove_run(&docker, &run_id, Duration::from_secs(1), false).await;
     Ok(match status.code() {

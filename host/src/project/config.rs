@@ -41,6 +41,10 @@ pub struct PluginEntry {
     /// Default `--opt` values; `--opt` on the command line wins.
     #[serde(default)]
     pub options: BTreeMap<String, toml::Value>,
+    /// Host directories lent to its containers at `/work/<name>`:
+    /// `data = "../data"` (relative to the project) or `"/srv/data:ro"`.
+    #[serde(default)]
+    pub mounts: BTreeMap<String, String>,
 }
 
 impl PluginEntry {

@@ -29,6 +29,10 @@ pub struct Grants {
     /// Host environment variables it may read.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Mount the source read-write in its containers (e.g. to write resolved
+    /// dependency versions back). Never declared by a plugin: only granted.
+    #[serde(default)]
+    pub write_source: bool,
 }
 
 /// One grant a plugin declared and the project did not give.
@@ -51,6 +55,7 @@ impl Grants {
             network: declared.network_during_build,
             publish: declared.publish,
             env: declared.env_vars.clone(),
+            write_source: false,
         }
     }
 

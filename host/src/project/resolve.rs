@@ -11,6 +11,7 @@ use super::grants::Grants;
 use super::lock::{LockedPlugin, Lockfile};
 use super::sources::{self, Source};
 use super::ProjectError;
+use crate::capabilities::container::DirMount;
 use crate::description::PlatformInfo;
 use crate::options::RawOption;
 use crate::runtime::bindings::types::ImageRecipe;
@@ -29,6 +30,8 @@ pub struct Resolved {
     pub locked: Option<LockedPlugin>,
     /// Whether differences from the lock stop the run (`--locked`).
     pub enforce_lock: bool,
+    /// The project's directory (relative mounts start there).
+    pub project_dir: Option<PathBuf>,
 }
 
 /// Whether a run argument names a file rather than a project plugin.
@@ -64,7 +67,14 @@ pub async fn resolve(
         if locked {
             return Err(ProjectError::NotLocked { name: arg.into() });
         }
-        return Ok(Resolved { path: arg.into(), name: None, entry: None, locked: None, enforce_lock: false });
+        return Ok(Resolved {
+            path: arg.into(),
+            name: None,
+            entry: None,
+            locked: None,
+            enforce_lock: false,
+            project_dir: None,
+        });
     }
     let Some((located, lock)) = project else {
         let dir = std::env::current_dir().unwrap_or_default();
@@ -102,6 +112,7 @@ pub async fn resolve(
         entry: Some(entry),
         locked: pinned,
         enforce_lock: locked,
+        project_dir: Some(located.dir.clone()),
     })
 }
 
@@ -119,12 +130,42 @@ pub async fn fetch(
 }
 
 impl Resolved {
-    /// The project's default options for this plugin (before `--opt`).
-    pub fn default_options(&self) -> Vec<RawOption> {
-        match (&self.name, &self.entry) {
+    /// The project's default options for this plugin (called `plugin` once
+    /// described), minus those `given` on the command line, which win;
+    /// followed by the command line's.
+    pub fn options_with(&self, plugin: &str, given: &[RawOption]) -> Vec<RawOption> {
+        let defaults = match (&self.name, &self.entry) {
             (Some(name), Some(entry)) => entry.raw_options(name),
             _ => Vec::new(),
+        };
+        let overridden =
+            |d: &RawOption| given.iter().any(|g| g.key == d.key && g.plugin.as_deref().is_none_or(|p| p == plugin));
+        defaults.into_iter().filter(|d| !overridden(d)).chain(given.iter().cloned()).collect()
+    }
+
+    /// The directories lent to its containers: the project's `mounts`, then
+    /// the command line's `--mount NAME=DIR[:ro]` (relative to the current
+    /// directory), which replace a project mount of the same name.
+    pub fn dirs(&self, given: &[String]) -> Result<Vec<DirMount>, String> {
+        let mut dirs = Vec::new();
+        if let (Some(entry), Some(dir)) = (&self.entry, &self.project_dir) {
+            for (name, path) in &entry.mounts {
+                dirs.push(DirMount::new(name, path, dir)?);
+            }
         }
+        let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+        for text in given {
+            let mount = DirMount::parse(text, &cwd)?;
+            dirs.retain(|d: &DirMount| d.name != mount.name);
+            dirs.push(mount);
+        }
+        Ok(dirs)
+    }
+
+    /// Whether the source is mounted read-write: granted in the project or
+    /// asked for with `--write-source`.
+    pub fn write_source(&self, flag: bool) -> bool {
+        flag || self.entry.as_ref().is_some_and(|e| e.grants.write_source)
     }
 
     /// The grants that apply: the project's, or all that a direct file declares.

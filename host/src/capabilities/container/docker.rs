@@ -38,6 +38,10 @@ pub struct StepHost {
     pub network: bool,
     /// Whether GPU requests reach the engine; `run --no-gpu` turns them off.
     pub gpu: bool,
+    /// The source is mounted read-write (granted `write-source`), else read-only.
+    pub source_writable: bool,
+    /// Host directories lent at `/work/<name>` in every step.
+    pub dirs: Vec<super::DirMount>,
     /// ccache's size cap, e.g. `10G`.
     pub ccache_size: String,
 }
@@ -113,7 +117,7 @@ pub fn container_body(step: &Step, host: &StepHost) -> Result<(ContainerCreateBo
             )));
         }
         let (kind, source, read_only) = match m.volume {
-            Volume::Source => (MountType::BIND, host.source.display().to_string(), true),
+            Volume::Source => (MountType::BIND, host.source.display().to_string(), !host.source_writable),
             Volume::Output => (MountType::BIND, host.output.display().to_string(), false),
             Volume::Cache => {
                 for (k, v) in [("CCACHE_DIR", m.target.as_str()), ("CCACHE_MAXSIZE", host.ccache_size.as_str())] {
@@ -131,6 +135,17 @@ pub fn container_body(step: &Step, host: &StepHost) -> Result<(ContainerCreateBo
             read_only: Some(read_only),
             ..Default::default()
         });
+    }
+    for d in &host.dirs {
+        if !mounts.iter().any(|m| m.target.as_deref() == Some(d.target().as_str())) {
+            mounts.push(Mount {
+                target: Some(d.target()),
+                source: Some(d.host.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(d.read_only),
+                ..Default::default()
+            });
+        }
     }
     if !has_env(&env, "HOME") {
         env.push("HOME=/tmp".into());

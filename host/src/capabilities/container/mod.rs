@@ -5,6 +5,7 @@
 //! to a [`ContainerBackend`]: [`DockerBackend`] on a Docker engine, or
 //! [`Unavailable`] before an engine is connected.
 
+pub mod dirs;
 mod docker;
 pub mod engine;
 mod host;
@@ -12,6 +13,7 @@ pub mod images;
 pub mod lifecycle;
 mod unavailable;
 
+pub use dirs::DirMount;
 pub use docker::{container_body, DockerBackend, StepHost, User};
 pub use engine::EngineUnreachable;
 pub use unavailable::Unavailable;
