@@ -16,7 +16,9 @@ use crate::options::RawOption;
 #[command(after_help = "Examples:\n  \
     hostbuild inspect plugins/armv7.wasm\n  \
     hostbuild run plugins/armv7.wasm --source examples/cmake-hello --opt build-type=Debug\n  \
-    hostbuild doctor\n\n\
+    hostbuild doctor\n  \
+    hostbuild plugins add armv7 oci://registry.example/platforms/armv7:0.1.0 --grant-declared\n  \
+    hostbuild run armv7 --locked --publish\n\n\
     Exit status: 0 ok, 1 internal error, 2 usage, 3 plugin not found, 4 plugin invalid,\n\
     5 plugin incompatible, 6 plugin failed, 7 step failed, 8 infrastructure unavailable,\n\
     9 conflict, 10 artifact missing or corrupt, 11 not granted, 12 differs from hostbuild.lock.")]
