@@ -240,15 +240,8 @@ pub struct ShellArgs {
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 
-    /// Lend a host directory to the plugin's containers at /work/NAME
-    /// (repeatable; `:ro` for read-only), e.g. --mount data=/srv/data:ro.
-    #[arg(long = "mount", value_name = "NAME=DIR[:ro]")]
-    pub mounts: Vec<String>,
-
-    /// Mount the source read-write instead of read-only (what the
-    /// `write-source` grant gives a project's plugin).
-    #[arg(long)]
-    pub write_source: bool,
+    #[command(flatten)]
+    pub lend: LendArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -335,15 +328,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Lend a host directory to the plugin's containers at /work/NAME
-    /// (repeatable; `:ro` for read-only), e.g. --mount data=/srv/data:ro.
-    #[arg(long = "mount", value_name = "NAME=DIR[:ro]")]
-    pub mounts: Vec<String>,
-
-    /// Mount the source read-write instead of read-only (what the
-    /// `write-source` grant gives a project's plugin).
-    #[arg(long)]
-    pub write_source: bool,
+    #[command(flatten)]
+    pub lend: LendArgs,
 
     /// Build GPU platforms without GPU access: no NVIDIA runtime needed, and
     /// steps' GPU requests are logged instead of passed to the engine.
@@ -386,6 +372,21 @@ pub struct DoctorArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the user lends a plugin's containers besides the logical volumes
+/// (`run` and `shell`).
+#[derive(Debug, Args, Clone)]
+pub struct LendArgs {
+    /// Lend a host directory to the plugin's containers at /work/NAME
+    /// (repeatable; `:ro` for read-only), e.g. --mount data=/srv/data:ro.
+    #[arg(long = "mount", value_name = "NAME=DIR[:ro]")]
+    pub mounts: Vec<String>,
+
+    /// Mount the source read-write instead of read-only (what the
+    /// `write-source` grant gives a project's plugin).
+    #[arg(long)]
+    pub write_source: bool,
 }
 
 /// Limits every plugin call runs under.

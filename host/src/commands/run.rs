@@ -22,7 +22,7 @@ use crate::capabilities::container::{lifecycle, DockerBackend, EngineError, Step
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::capabilities::workspace::Workspace;
-use crate::cli::RunArgs;
+use crate::cli::{LendArgs, RunArgs};
 use crate::description::arch_name;
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve as resolve_options, RawOption};
@@ -81,8 +81,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         options: args.options.clone(),
         explain: args.explain,
         no_gpu: args.no_gpu,
-        mounts: args.mounts.clone(),
-        write_source: args.write_source,
+        lend: args.lend.clone(),
         ccache_size: args.ccache_size.clone(),
         engine: engine.clone(),
         log: log.clone(),
@@ -126,9 +125,8 @@ struct RunShared {
     explain: bool,
     /// `--no-gpu`: build GPU platforms without GPU access.
     no_gpu: bool,
-    /// `--mount` values, resolved per plugin.
-    mounts: Vec<String>,
-    write_source: bool,
+    /// `--mount` and `--write-source`, resolved per plugin.
+    lend: LendArgs,
     ccache_size: String,
     engine: Option<(bollard::Docker, EngineInfo)>,
     log: Arc<dyn LogSink>,
@@ -170,6 +168,7 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
         let images =
             common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;
         built = images.clone();
+        let (dirs, source_writable) = common::lent_dirs(&resolved, &run.lend)?;
         let host = StepHost {
             run_id: run.id.clone(),
             plugin: name.clone(),
@@ -180,11 +179,8 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
             user: User::invoking(),
             network: caps.network_during_build,
             gpu: !run.no_gpu,
-            source_writable: resolved.write_source(run.write_source),
-            dirs: resolved.dirs(&run.mounts).map_err(|message| Usage {
-                message,
-                hint: "--mount NAME=DIR[:ro] (or `mounts` in hostbuild.toml) names an existing directory".into(),
-            })?,
+            source_writable,
+            dirs,
             ccache_size: run.ccache_size.clone(),
         };
         o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));

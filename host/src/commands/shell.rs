@@ -57,12 +57,8 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
         cmd.args(["--label", &format!("{k}={v}")]);
     }
-    let writable = resolved.write_source(args.write_source);
+    let (dirs, writable) = common::lent_dirs(&resolved, &args.lend)?;
     cmd.args(["-v", &format!("{}:/work/src{}", source.display(), if writable { "" } else { ":ro" })]);
-    let dirs = resolved.dirs(&args.mounts).map_err(|message| Usage {
-        message,
-        hint: "--mount NAME=DIR[:ro] (or `mounts` in hostbuild.toml) names an existing directory".into(),
-    })?;
     for d in &dirs {
         cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
     }
