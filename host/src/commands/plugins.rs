@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::engine;
 use crate::capabilities::container::EngineError;
+use crate::capabilities::container::{engine, images};
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::cli::{LockArgs, PluginsArgs, PluginsCommand};
 use crate::diagnostics::ExitStatus;
@@ -35,36 +35,13 @@ impl Locker {
     async fn lock(&mut self, name: &str, entry: &PluginEntry, project_dir: &Path) -> anyhow::Result<LockedPlugin> {
         let fetched = fetch(name, entry, project_dir, &self.cache, None).await?;
         let mut o = common::open(&fetched.path, &self.cache, Limits::default(), self.log.clone()).await?;
-        if o.info.name != name {
-            return Err(ProjectError::Invalid {
-                file: PROJECT_FILE.into(),
-                problem: format!("plugins.{name} comes from `{}`, which is plugin `{}`", entry.source, o.info.name),
-            }
-            .into());
-        }
-        let requirement = entry.requirement(name)?;
-        if !requirement.matches(&o.info.version) {
-            return Err(ProjectError::VersionMismatch {
-                name: name.into(),
-                actual: o.info.version.to_string(),
-                requirement: requirement.to_string(),
-            }
-            .into());
-        }
-        let missing = entry.grants.missing(&o.info.capabilities);
-        if !missing.is_empty() {
-            return Err(ProjectError::NotGranted { name: name.into(), missing }.into());
-        }
+        entry.check(name, &o.info)?;
         let mut base_images = BTreeMap::new();
         if o.info.capabilities.container {
             let options = resolve(&o.info, &entry.raw_options(name))?;
             o.plugin.lent_mut().allowed = Some(o.info.capabilities.clone());
             let recipes = o.plugin.image(&options).await?;
-            let docker = self.docker().await?;
-            for r in &recipes {
-                let id = docker.inspect_image(&r.base_image).await.ok().and_then(|i| i.id);
-                base_images.insert(r.base_image.clone(), id.unwrap_or_else(|| "absent".into()));
-            }
+            base_images = images::base_image_ids(&self.docker().await?, &recipes).await;
         }
         Ok(LockedPlugin {
             name: name.into(),

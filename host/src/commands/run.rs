@@ -1,6 +1,6 @@
 //! `hostbuild run PLUGIN...`: the run pipeline (DESIGN.md, "Run pipeline").
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use crate::capabilities::artifacts::open::open as open_store;
 use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::{self, EngineInfo};
+use crate::capabilities::container::images;
 use crate::capabilities::container::{lifecycle, DockerBackend, EngineError, StepHost, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Console, Level, LogSink};
@@ -161,7 +162,7 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
     let mut built = HashMap::new();
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
         if resolved.locked.is_some() {
-            for warning in resolved.check_base_images(&recipes, &base_image_ids(docker, &recipes).await)? {
+            for warning in resolved.check_base_images(&recipes, &images::base_image_ids(docker, &recipes).await)? {
                 log.line("hostbuild", Level::Warn, &warning);
             }
         }
@@ -327,16 +328,6 @@ fn emulated_arch(platform: &str) -> Option<CpuArch> {
         p if p.starts_with("linux/arm") => Some(CpuArch::Arm),
         _ => None,
     }
-}
-
-/// The engine's id of each recipe's base image ("absent" when it has none).
-async fn base_image_ids(docker: &bollard::Docker, recipes: &[ImageRecipe]) -> BTreeMap<String, String> {
-    let mut ids = BTreeMap::new();
-    for r in recipes {
-        let id = docker.inspect_image(&r.base_image).await.ok().and_then(|i| i.id).unwrap_or_else(|| "absent".into());
-        ids.insert(r.base_image.clone(), id);
-    }
-    ids
 }
 
 /// Checks each artifact is a regular file inside the output tree and hashes it.

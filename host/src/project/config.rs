@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::grants::Grants;
 use super::ProjectError;
+use crate::description::PlatformInfo;
 use crate::options::RawOption;
 
 pub const PROJECT_FILE: &str = "hostbuild.toml";
@@ -57,6 +58,31 @@ impl PluginEntry {
                 problem: format!("plugins.{name}.version `{v}` is not a semver requirement: {e}"),
             }),
         }
+    }
+
+    /// Checks a described plugin against this entry: it is the plugin the
+    /// entry names, its version meets the requirement, and everything it
+    /// declares is granted.
+    pub fn check(&self, name: &str, info: &PlatformInfo) -> Result<(), ProjectError> {
+        if info.name != name {
+            return Err(ProjectError::Invalid {
+                file: PROJECT_FILE.into(),
+                problem: format!("plugins.{name} comes from `{}`, which is plugin `{}`", self.source, info.name),
+            });
+        }
+        let requirement = self.requirement(name)?;
+        if !requirement.matches(&info.version) {
+            return Err(ProjectError::VersionMismatch {
+                name: name.into(),
+                actual: info.version.to_string(),
+                requirement: requirement.to_string(),
+            });
+        }
+        let missing = self.grants.missing(&info.capabilities);
+        if !missing.is_empty() {
+            return Err(ProjectError::NotGranted { name: name.into(), missing });
+        }
+        Ok(())
     }
 
     /// The default options as `--opt` values scoped to this plugin.

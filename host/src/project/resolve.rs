@@ -181,24 +181,7 @@ impl Resolved {
     /// Returns warnings for lock differences that do not stop the run.
     pub fn check_loaded(&self, info: &PlatformInfo, loaded: &LoadedComponent) -> Result<Vec<String>, ProjectError> {
         let (Some(name), Some(entry)) = (&self.name, &self.entry) else { return Ok(Vec::new()) };
-        if &info.name != name {
-            return Err(ProjectError::Invalid {
-                file: super::config::PROJECT_FILE.into(),
-                problem: format!("plugins.{name} comes from `{}`, which is plugin `{}`", entry.source, info.name),
-            });
-        }
-        let requirement = entry.requirement(name)?;
-        if !requirement.matches(&info.version) {
-            return Err(ProjectError::VersionMismatch {
-                name: name.clone(),
-                actual: info.version.to_string(),
-                requirement: requirement.to_string(),
-            });
-        }
-        let missing = entry.grants.missing(&info.capabilities);
-        if !missing.is_empty() {
-            return Err(ProjectError::NotGranted { name: name.clone(), missing });
-        }
+        entry.check(name, info)?;
         let mut warnings = Vec::new();
         if let Some(pin) = &self.locked {
             for (what, expected, actual) in [

@@ -93,6 +93,17 @@ impl Inputs {
     }
 }
 
+/// The engine's id of each recipe's base image (`absent` when it has none):
+/// what hostbuild.lock pins.
+pub async fn base_image_ids(docker: &Docker, recipes: &[ImageRecipe]) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    for r in recipes {
+        let id = docker.inspect_image(&r.base_image).await.ok().and_then(|i| i.id).unwrap_or_else(|| "absent".into());
+        ids.insert(r.base_image.clone(), id);
+    }
+    ids
+}
+
 /// Builds (or reuses) the image of one recipe.
 pub async fn build(
     docker: &Docker,
