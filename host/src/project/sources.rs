@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{oci, SourceError};
 use crate::capabilities::artifacts::open::open as open_store;
+use crate::capabilities::artifacts::store::{FileDigest, HashingWriter};
 
 /// A plugin source as written in hostbuild.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,38 +75,37 @@ pub async fn fetch(source: &Source, dir: &Path, expected: Option<&str>) -> Resul
     std::fs::create_dir_all(dir).map_err(|e| SourceError::Cache(format!("{}: {e}", dir.display())))?;
     let tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| SourceError::Cache(format!("{}: {e}", dir.display())))?;
-    match source {
-        Source::Path(path) => {
-            let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => SourceError::NotFound(format!("{} does not exist", path.display())),
-                _ => SourceError::Failed(format!("cannot read {}: {e}", path.display())),
-            })?;
-            std::fs::write(tmp.path(), bytes).map_err(|e| SourceError::Cache(e.to_string()))?;
-        }
-        Source::Http(url) => download(url, tmp.path()).await?,
+    // Each kind hashes what it writes; the file is not read back.
+    let in_memory = |bytes: Vec<u8>| -> Result<String, SourceError> {
+        std::fs::write(tmp.path(), &bytes).map_err(|e| SourceError::Cache(e.to_string()))?;
+        Ok(hex::encode(Sha256::digest(&bytes)))
+    };
+    let sha256 = match source {
+        Source::Path(path) => in_memory(std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SourceError::NotFound(format!("{} does not exist", path.display())),
+            _ => SourceError::Failed(format!("cannot read {}: {e}", path.display())),
+        })?)?,
+        Source::Http(url) => download(url, tmp.path()).await?.sha256,
         Source::S3 { store, key } => {
             let store = open_store(store).await.map_err(|e| SourceError::Failed(format!("{e:#}")))?;
-            store.get(key, tmp.path()).await.map_err(|e| match e {
+            let digest = store.get(key, tmp.path()).await.map_err(|e| match e {
                 crate::capabilities::artifacts::store::StoreError::NotFound(_) => {
                     SourceError::NotFound(format!("{} has no object {key}", store.describe()))
                 }
                 other => SourceError::Failed(format!("{}/{key}: {other}", store.describe())),
             })?;
+            digest.sha256
         }
-        Source::Oci(reference) => {
-            let bytes = oci::pull(reference).await?;
-            std::fs::write(tmp.path(), bytes).map_err(|e| SourceError::Cache(e.to_string()))?;
-        }
-    }
-    let bytes = std::fs::read(tmp.path()).map_err(|e| SourceError::Cache(e.to_string()))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+        Source::Oci(reference) => in_memory(oci::pull(reference).await?)?,
+    };
     let path = dir.join(format!("{sha256}.wasm"));
     tmp.persist(&path).map_err(|e| SourceError::Cache(e.to_string()))?;
     Ok(Fetched { path, sha256 })
 }
 
-/// Streams `url` to `to`; any failure leaves `to` to be discarded.
-async fn download(url: &str, to: &Path) -> Result<(), SourceError> {
+/// Streams `url` to `to`, hashing as it goes; any failure leaves `to` to be
+/// discarded.
+async fn download(url: &str, to: &Path) -> Result<FileDigest, SourceError> {
     let response = reqwest::get(url).await.map_err(|e| SourceError::Unreachable(format!("{url}: {e}")))?;
     match response.status() {
         s if s.is_success() => {}
@@ -116,21 +116,23 @@ async fn download(url: &str, to: &Path) -> Result<(), SourceError> {
         s => return Err(SourceError::Failed(format!("{url}: {s}"))),
     }
     let expected = response.content_length();
-    let mut file = tokio::fs::File::create(to).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    let file = tokio::fs::File::create(to).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    let mut sink = HashingWriter::new(file);
     let mut stream = response.bytes_stream();
-    let mut written = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| SourceError::Failed(format!("{url}: the download broke off: {e}")))?;
-        written += chunk.len() as u64;
-        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+        tokio::io::AsyncWriteExt::write_all(&mut sink.inner, &chunk)
+            .await
+            .map_err(|e| SourceError::Cache(e.to_string()))?;
+        sink.update(&chunk);
     }
-    if let Some(len) = expected.filter(|len| *len != written) {
-        return Err(SourceError::Failed(format!("{url}: the download broke off after {written} of {len} bytes")));
+    if let Some(len) = expected.filter(|len| *len != sink.size) {
+        return Err(SourceError::Failed(format!("{url}: the download broke off after {} of {len} bytes", sink.size)));
     }
-    // tokio writes in the background: without this the file may still be
-    // short when it is read back and hashed.
-    tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(|e| SourceError::Cache(e.to_string()))?;
-    Ok(())
+    // tokio writes in the background: the file must be complete before it
+    // is renamed into the cache.
+    tokio::io::AsyncWriteExt::flush(&mut sink.inner).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    Ok(sink.finish())
 }
 
 #[cfg(test)]
