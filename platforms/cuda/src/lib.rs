@@ -19,10 +19,10 @@ const DRIVER_CAPABILITIES: &[&str] = &["compute", "utility"];
 fn record() -> String {
     let dir = format!("{OUT}/{BUILD_ENV}");
     format!(
-        "if command -v nvcc >/dev/null; then nvcc --version > {dir}/nvcc-version.txt; \
-         else rm -f {dir}/nvcc-version.txt; fi \
+        "{} \
          && (env | grep -E '^(NVIDIA_|CUDA_VERSION=)' | sort > {dir}/nvidia.env || true) \
-         && uname -m > {dir}/machine"
+         && uname -m > {dir}/machine",
+        versions::record_nvcc(&dir)
     )
 }
 
@@ -120,7 +120,7 @@ impl Platform for CudaPlatform {
         if let Some(note) = cmake::ccache_note(&compile) {
             report = report.note(&note);
         }
-        let found = cmake::build_env("nvcc-version.txt").as_deref().and_then(versions::nvcc_release);
+        let found = versions::recorded_release();
         report = match found {
             Some((major, minor)) if format!("{major}.{minor}") != cuda.version => {
                 let line = format!("the image has CUDA {major}.{minor}, not cuda={} as asked", cuda.version);
@@ -140,7 +140,7 @@ impl Platform for CudaPlatform {
 
     fn detect_artifacts(_ctx: &Context) -> Result<Vec<Artifact>> {
         let os = cmake::build_env("os-release").map(|r| os_name(&r)).unwrap_or_default();
-        let cuda = cmake::build_env("nvcc-version.txt").as_deref().and_then(versions::nvcc_release);
+        let cuda = versions::recorded_release();
         let cache = host::workspace::read(host::workspace::Tree::Output, &format!("{BUILD_DIR}/CMakeCache.txt"))
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();

@@ -42,6 +42,20 @@ impl Cuda {
     }
 }
 
+/// Where build steps record `nvcc --version`, in the output tree's build-env/.
+const NVCC_FILE: &str = "nvcc-version.txt";
+
+/// Shell that records nvcc's banner in `dir` (a container path), or removes
+/// a stale record when the image has no nvcc.
+pub fn record_nvcc(dir: &str) -> String {
+    format!("if command -v nvcc >/dev/null; then nvcc --version > {dir}/{NVCC_FILE}; else rm -f {dir}/{NVCC_FILE}; fi")
+}
+
+/// The CUDA release a build's image had, from what [`record_nvcc`] wrote.
+pub fn recorded_release() -> Option<(u32, u32)> {
+    crate::cmake::build_env(NVCC_FILE).as_deref().and_then(nvcc_release)
+}
+
 /// `(major, minor)` from the output of `nvcc --version`, read from its
 /// `Cuda compilation tools, release 12.1, V12.1.105` line.
 pub fn nvcc_release(text: &str) -> Option<(u32, u32)> {

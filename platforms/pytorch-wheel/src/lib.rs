@@ -13,7 +13,7 @@ mod wheel;
 
 use hostbuild_sdk::host::workspace::{self, EntryKind, Tree};
 use hostbuild_sdk::*;
-use platform_kit::cmake::{BUILD_ENV, OUT, SRC};
+use platform_kit::cmake::{build_env, BUILD_ENV, OUT, SRC};
 use platform_kit::cuda::{self, Cuda};
 use platform_kit::{licenses, os_name, quote};
 
@@ -116,6 +116,7 @@ fn runtime_recipe(plan: &Plan) -> ImageRecipe {
 /// volume is shared; `CCACHE_BASEDIR` makes its hits independent of the path.
 fn wheel_script(options: &Options, work: &str) -> String {
     let env_dir = format!("{OUT}/{BUILD_ENV}");
+    let record_nvcc = cuda::record_nvcc(&env_dir);
     let installer = match options.text("installer") {
         Some(script) => format!("sh {}", quote(script)),
         None => format!("python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir {OUT}/{DIST} ."),
@@ -128,8 +129,7 @@ fn wheel_script(options: &Options, work: &str) -> String {
          rm -f {OUT}/{DIST}/*.whl\n\
          cp /etc/os-release {env_dir}/os-release\n\
          python3 --version > {env_dir}/python-version.txt\n\
-         if command -v nvcc >/dev/null; then nvcc --version > {env_dir}/nvcc-version.txt; \
-         else rm -f {env_dir}/nvcc-version.txt; fi\n\
+         {record_nvcc}\n\
          ccache -z >/dev/null 2>&1 || true\n\
          cd {work}\n\
          {installer}\n\
@@ -273,13 +273,8 @@ impl Platform for PytorchWheel {
     }
 
     fn detect_artifacts(_ctx: &Context) -> Result<Vec<Artifact>> {
-        let read = |name: &str| {
-            workspace::read(Tree::Output, &format!("{BUILD_ENV}/{name}"))
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        };
-        let os = read("os-release").map(|r| os_name(&r)).unwrap_or_default();
-        let variant = cuda::variant(read("nvcc-version.txt").as_deref().and_then(cuda::nvcc_release), false);
+        let os = build_env("os-release").map(|r| os_name(&r)).unwrap_or_default();
+        let variant = cuda::variant(cuda::recorded_release(), false);
         let props =
             |a: Artifact| a.property("platform", "pytorch-wheel").property("variant", &variant).property("os", &os);
         let mut found = Vec::new();

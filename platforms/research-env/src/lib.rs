@@ -60,8 +60,9 @@ fn dependency_files() -> Vec<(String, Vec<u8>)> {
     files
 }
 
-fn uses_conda(files: &[(String, Vec<u8>)]) -> bool {
-    files.iter().any(|(f, b)| f == "environment.yml" && !b.is_empty())
+/// Whether the project asks for a conda environment (a non-empty environment.yml).
+fn uses_conda() -> bool {
+    workspace::read(Tree::Source, &format!("{DEPS}/environment.yml")).is_ok_and(|b| !b.is_empty())
 }
 
 /// `apt-get install` of the packages listed in a file copied to /tmp/deps.
@@ -138,7 +139,7 @@ impl Platform for ResearchEnv {
             host::warn(&format!("the source has no {DEPS}/ directory: the environment gets Python and nothing else"));
         }
         let files = dependency_files();
-        let conda = uses_conda(&files);
+        let conda = uses_conda();
         let installer = options.text("conda-installer").unwrap_or(
             "https://github.com/conda-forge/miniforge/releases/latest/download/Miniforge3-Linux-$(uname -m).sh",
         );
@@ -176,7 +177,7 @@ impl Platform for ResearchEnv {
             report = report.step("command");
         }
         if options.flag("freeze") {
-            let conda = uses_conda(&dependency_files());
+            let conda = uses_conda();
             let (file, freeze) = if conda {
                 ("environment.yml", "/opt/conda/bin/conda env export -p /opt/venv --no-builds")
             } else {
