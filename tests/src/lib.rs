@@ -270,3 +270,46 @@ pub fn registry_get(port: u16, path: &str, accept: &str) -> (String, String) {
         .to_string();
     (body.to_string(), digest)
 }
+
+/// `hostbuild inspect PLUGIN --json --images --opt ...`: the plugin's image
+/// recipes for those options, as JSON (the run must succeed).
+pub fn inspect_images(hb: &Hostbuild, name: &str, options: &[&str]) -> serde_json::Value {
+    let mut args = vec!["inspect".to_string(), plugin(name).display().to_string(), "--json".into(), "--images".into()];
+    for o in options {
+        args.extend(["--opt".to_string(), o.to_string()]);
+    }
+    let run = hb.run(&args);
+    run.expect(0, &[]);
+    run.json()
+}
+
+/// Builds `dockerfile` (no context) as `tag` with the docker CLI.
+pub fn docker_build(tag: &str, dockerfile: &str) {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker CLI runs");
+    child.stdin.take().expect("stdin").write_all(dockerfile.as_bytes()).expect("Dockerfile sent");
+    assert!(child.wait().expect("docker build ends").success(), "docker build of {tag} failed");
+}
+
+/// Runs `commands` at once and checks that exactly one exits 0 and every
+/// other exits 9 (conflict); returns the winner's index.
+pub fn one_winner(commands: impl IntoIterator<Item = Command>) -> usize {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().expect("spawn"))
+        .collect();
+    let results: Vec<Run> = children.into_iter().map(|c| Run::from(c.wait_with_output().expect("exit"))).collect();
+    let winners: Vec<usize> = (0..results.len()).filter(|i| results[*i].code == 0).collect();
+    assert_eq!(winners.len(), 1, "exit codes: {:?}", results.iter().map(|r| r.code).collect::<Vec<_>>());
+    for (i, run) in results.iter().enumerate().filter(|(i, _)| *i != winners[0]) {
+        assert_eq!(run.code, 9, "publisher {i}: {}", run.stderr);
+    }
+    winners[0]
+}

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hostbuild_tests::{host_os, plugin, root, sha256sum, write_file, Hostbuild, Run};
+use hostbuild_tests::{host_os, one_winner, plugin, root, sha256sum, write_file, Hostbuild, Run};
 
 struct Repo {
     hb: Hostbuild,
@@ -99,25 +99,10 @@ fn sixteen_concurrent_publishers_have_exactly_one_winner() {
     let r = Repo::new();
     let files: Vec<String> =
         (0..16).map(|i| r.file(&format!("p{i}/libx.so"), format!("build {i}").as_bytes())).collect();
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            r.cmd(&["push", "--git-sha", "race", "--dynamic", f])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let results: Vec<Run> = children.into_iter().map(|c| Run::from(c.wait_with_output().unwrap())).collect();
-    let winners: Vec<usize> = (0..16).filter(|i| results[*i].code == 0).collect();
-    assert_eq!(winners.len(), 1, "exit codes: {:?}", results.iter().map(|r| r.code).collect::<Vec<_>>());
-    for (i, run) in results.iter().enumerate().filter(|(i, _)| *i != winners[0]) {
-        assert_eq!(run.code, 9, "publisher {i}: {}", run.stderr);
-    }
+    let winner = one_winner(files.iter().map(|f| r.cmd(&["push", "--git-sha", "race", "--dynamic", f])));
     let dest = r.dir.path().join("pulled");
     r.run(&["pull", "--git-sha", "race", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
-    assert_eq!(std::fs::read_to_string(dest.join("libx.so")).unwrap(), format!("build {}", winners[0]));
+    assert_eq!(std::fs::read_to_string(dest.join("libx.so")).unwrap(), format!("build {winner}"));
 }
 
 #[test]

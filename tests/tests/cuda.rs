@@ -3,20 +3,7 @@
 //! `--no-gpu` build of the CMake example on a plain Debian base, where the
 //! steps' GPU requests are shown instead of passed on.
 
-use std::process::Command;
-
-use hostbuild_tests::{elf_machine, plugin, root, run_plugin, Hostbuild};
-
-fn inspect_images(hb: &Hostbuild, opts: &[&str]) -> serde_json::Value {
-    let mut args =
-        vec!["inspect".to_string(), plugin("cuda").display().to_string(), "--json".into(), "--images".into()];
-    for o in opts {
-        args.extend(["--opt".to_string(), o.to_string()]);
-    }
-    let run = hb.run(&args);
-    run.expect(0, &[]);
-    run.json()
-}
+use hostbuild_tests::{docker_build, elf_machine, inspect_images, plugin, root, run_plugin, Hostbuild};
 
 #[test]
 fn inspect_shows_the_gpu_capability_and_the_cuda_options() {
@@ -50,7 +37,7 @@ fn each_cuda_version_gets_its_nvidia_devel_image() {
         ("12.8", "nvidia/cuda:12.8.1-devel-ubuntu24.04"),
         ("13.0", "nvidia/cuda:13.0.0-devel-ubuntu24.04"),
     ] {
-        let v = inspect_images(&hb, &[&format!("cuda={version}")]);
+        let v = inspect_images(&hb, "cuda", &[&format!("cuda={version}")]);
         let image = &v["images"][0];
         assert_eq!(image["base_image"], base);
         let dockerfile = image["dockerfile"].as_str().unwrap();
@@ -60,7 +47,7 @@ fn each_cuda_version_gets_its_nvidia_devel_image() {
         }
         assert!(!dockerfile.contains("libmkl-dev"));
     }
-    let mkl = inspect_images(&hb, &["mkl=true", "base-image=registry.example/mirror/cuda:12.1"]);
+    let mkl = inspect_images(&hb, "cuda", &["mkl=true", "base-image=registry.example/mirror/cuda:12.1"]);
     assert_eq!(mkl["images"][0]["base_image"], "registry.example/mirror/cuda:12.1");
     assert!(mkl["images"][0]["dockerfile"].as_str().unwrap().contains("libmkl-dev"));
 
@@ -94,16 +81,7 @@ fn base_with_nvcc_12_1() -> &'static str {
         'echo \"Built on Mon_Apr__3_17:16:06_PDT_2023\"' \
         'echo \"Cuda compilation tools, release 12.1, V12.1.105\"' \
         'echo \"Build cuda_12.1.r12.1/compiler.32688072_0\"' > /usr/local/bin/nvcc && chmod +x /usr/local/bin/nvcc\n";
-    let mut child = Command::new("docker")
-        .args(["build", "-q", "-t", TAG, "-"])
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), dockerfile.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "docker build of {TAG} failed");
+    docker_build(TAG, dockerfile);
     TAG
 }
 

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use hostbuild_tests::{docker, docker_registry, plugin, registry_get, root, run_plugin, Hostbuild};
+use hostbuild_tests::{docker, docker_registry, inspect_images, registry_get, root, run_plugin, Hostbuild};
 use sha2::{Digest, Sha256};
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -133,21 +133,8 @@ fn without_publish_images_are_tagged_not_pushed() {
 #[test]
 fn the_gpu_flavor_starts_from_the_cuda_image() {
     let hb = Hostbuild::new();
-    let determined = plugin("determined").display().to_string();
-    let run = hb.run([
-        "inspect",
-        &determined,
-        "--json",
-        "--images",
-        "--opt",
-        "flavor=gpu",
-        "--opt",
-        "cuda=12.1",
-        "--opt",
-        "pytorch-version=2.4.0",
-    ]);
-    run.expect(0, &[]);
-    let image = run.json()["images"][0].clone();
+    let image =
+        inspect_images(&hb, "determined", &["flavor=gpu", "cuda=12.1", "pytorch-version=2.4.0"])["images"][0].clone();
     assert_eq!(image["name"], "gpu-amd64");
     assert_eq!(image["base_image"], "nvidia/cuda:12.1.1-devel-ubuntu22.04");
     assert_eq!(image["build_args"]["TORCH_VERSION"], "2.4.0");

@@ -8,7 +8,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use hostbuild_tests::{docker_registry, guest, plugin, registry_get, root, s3_env, s3s_fs, sha256sum, Hostbuild, Run};
+use hostbuild_tests::{
+    docker_build, docker_registry, guest, plugin, registry_get, root, s3_env, s3s_fs, sha256sum, Hostbuild, Run,
+};
 
 /// A project directory with a hostbuild.toml.
 struct Project {
@@ -137,11 +139,7 @@ fn locked_refuses_a_changed_component_a_changed_version_and_a_changed_base_image
     ));
     cuda.run(&["lock"]).expect(0, &[]);
     assert!(cuda.lock_text().contains(&format!("\"{tag}\" = \"sha256:")), "{}", cuda.lock_text());
-    let mut build = Command::new("docker");
-    build.args(["build", "-q", "-t", &tag, "-"]).env("DOCKER_BUILDKIT", "0").stdin(std::process::Stdio::piped());
-    let mut child = build.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"FROM hostbuild/bookworm:amd64\nLABEL rebuilt=yes\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    docker_build(&tag, "FROM hostbuild/bookworm:amd64\nLABEL rebuilt=yes\n");
     let run = cuda.build("cuda", &["--locked", "--no-gpu"]);
     run.expect(12, &[&format!("plugin `cuda`: base image {tag} differs from hostbuild.lock")]);
     assert!(!run.stderr.contains("step `configure`"), "nothing may run: {}", run.stderr);

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use hostbuild_tests::{example_copy, plugin, root, run_plugin, write_file, Hostbuild};
+use hostbuild_tests::{example_copy, inspect_images, root, run_plugin, write_file, Hostbuild};
 
 #[test]
 fn builds_an_importable_wheel_with_the_right_tags() {
@@ -89,10 +89,7 @@ PY
 #[test]
 fn recipes_pick_conda_on_cuda_bases_and_a_venv_on_debian() {
     let hb = Hostbuild::new();
-    let wheel = plugin("pytorch-wheel").display().to_string();
-    let run = hb.run(["inspect", &wheel, "--json", "--images", "--opt", "cuda=12.1", "--opt", "python=3.10"]);
-    run.expect(0, &[]);
-    let v = run.json();
+    let v = inspect_images(&hb, "pytorch-wheel", &["cuda=12.1", "python=3.10"]);
     assert_eq!(v["capabilities"], serde_json::json!(["container"]));
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 1, "conda builds check in the builder image");
@@ -102,9 +99,7 @@ fn recipes_pick_conda_on_cuda_bases_and_a_venv_on_debian() {
     assert!(dockerfile.contains("conda create -y -n build python=$PYTHON_VERSION"), "{dockerfile}");
     assert!(dockerfile.contains("ENV PATH=/opt/conda/envs/build/bin"), "{dockerfile}");
 
-    let run = hb.run(["inspect", &wheel, "--json", "--images", "--opt", "pip-packages=numpy ninja"]);
-    run.expect(0, &[]);
-    let images = run.json()["images"].clone();
+    let images = inspect_images(&hb, "pytorch-wheel", &["pip-packages=numpy ninja"])["images"].clone();
     assert_eq!(images[0]["base_image"], "hostbuild/bookworm:amd64");
     assert_eq!(images[1]["name"], "runtime");
     let dockerfile = images[0]["dockerfile"].as_str().unwrap();

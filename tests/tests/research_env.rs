@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use hostbuild_tests::{docker, example_copy, plugin, Hostbuild, Run};
+use hostbuild_tests::{docker, example_copy, inspect_images, plugin, Hostbuild, Run};
 
 const PIP_ARGS: &str = "--no-index --find-links /tmp/deps/wheels";
 
@@ -120,10 +120,7 @@ fn freeze_without_write_source_is_refused_with_the_fix() {
 #[test]
 fn the_gpu_flavor_starts_every_stage_from_the_cuda_image() {
     let hb = Hostbuild::new();
-    let re = plugin("research-env").display().to_string();
-    let run = hb.run(["inspect", &re, "--json", "--images", "--opt", "flavor=gpu", "--opt", "cuda=12.4"]);
-    run.expect(0, &[]);
-    let images = run.json()["images"].clone();
+    let images = inspect_images(&hb, "research-env", &["flavor=gpu", "cuda=12.4"])["images"].clone();
     assert_eq!((images[0]["name"].as_str(), images[1]["name"].as_str()), (Some("runtime"), Some("dev")));
     let dev = images[1]["dockerfile"].as_str().unwrap();
     assert!(dev.starts_with("FROM nvidia/cuda:12.4.1-devel-ubuntu22.04 AS build"), "{dev}");

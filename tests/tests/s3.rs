@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hostbuild_tests::{
-    host_os, s3_env, s3s_fs, write_file, Daemon, Hostbuild, Run, S3_KEY as KEY, S3_SECRET as SECRET,
+    host_os, one_winner, s3_env, s3s_fs, write_file, Daemon, Hostbuild, Run, S3_KEY as KEY, S3_SECRET as SECRET,
 };
 
 /// A running s3s-fs with bucket `builds`, stopped when dropped.
@@ -104,23 +104,10 @@ fn refuses_to_overwrite_and_has_one_winner_among_sixteen() {
     let s = Server::start();
     let files: Vec<String> =
         (0..16).map(|i| s.file(&format!("p{i}/libx.so"), format!("build {i}").as_bytes())).collect();
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            s.cmd(&["push", "--git-sha", "race", "--dynamic", f])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let codes: Vec<i32> = children.into_iter().map(|c| Run::from(c.wait_with_output().unwrap()).code).collect();
-    let winners: Vec<usize> = (0..16).filter(|i| codes[*i] == 0).collect();
-    assert_eq!(winners.len(), 1, "exit codes: {codes:?}");
-    assert!(codes.iter().all(|c| *c == 0 || *c == 9), "exit codes: {codes:?}");
+    let winner = one_winner(files.iter().map(|f| s.cmd(&["push", "--git-sha", "race", "--dynamic", f])));
     let dest = s.work.path().join("pulled");
     s.run(&["pull", "--git-sha", "race", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
-    assert_eq!(std::fs::read_to_string(dest.join("libx.so")).unwrap(), format!("build {}", winners[0]));
+    assert_eq!(std::fs::read_to_string(dest.join("libx.so")).unwrap(), format!("build {winner}"));
     s.run(&["push", "--git-sha", "race", "--dynamic", &files[0]]).expect(9, &["a set already exists", "--force"]);
 }
 
