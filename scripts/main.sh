@@ -7,11 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/lib.sh
 
+step "prerequisites"
 bash scripts/prereqs.sh
+
+step "building the plugins" "see the compiler output above"
 cargo xtask plugins
+step "building hostbuild" "see the compiler output above"
 cargo build --locked -p hostbuild
 
+step "the armv7 run" "see hostbuild's error above"
 "$HOSTBUILD" inspect plugins/armv7.wasm
 "$HOSTBUILD" run plugins/armv7.wasm --source examples/cmake-hello --out . --publish --store artifacts --force
 "$HOSTBUILD" artifacts --store artifacts ls

@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
 # Installs and starts what hostbuild needs on a Debian 12 machine, as root.
 # Idempotent: every step checks first and does nothing when already done.
-#   - apt packages: Debian's docker.io engine, QEMU user emulation, binfmt,
-#     docker-registry (the loopback OCI registry of the tests; never started as a service)
+#
+#   bash scripts/prereqs.sh          what running hostbuild needs (scripts/main.sh)
+#   bash scripts/prereqs.sh --test   that, plus what the tests and benches need
+#                                    (scripts/test.sh)
+#
+# Running:
+#   - apt packages: Debian's docker.io engine, iptables, QEMU user emulation,
+#     binfmt-support, mmdebstrap and arch-test (mmdebstrap needs arch-test to
+#     bootstrap a foreign architecture), ca-certificates, git
 #   - the wasm32-wasip2 Rust target (to build plugins)
-#   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled
+#   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled,
+#     then a self-check that armhf and arm64 binaries really execute
 #   - dockerd running (started in the background when it is not)
-#   - s3s-fs, the loopback S3 server of the tests
 #   - the offline base images hostbuild/bookworm:{amd64,armv7,arm64}
+# Testing (--test) adds:
+#   - docker-registry (the loopback OCI registry of the tests; never started
+#     as a service), python3 with venv, tmux
+#   - s3s-fs, the loopback S3 server of the tests (built from crates.io)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+source scripts/lib.sh
 
-log() { printf '[prereqs] %s\n' "$*" >&2; }
+TEST=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) TEST=1 ;;
+    *) fail "unknown argument $arg" "usage: bash scripts/prereqs.sh [--test]" ;;
+  esac
+done
 
-APT_PACKAGES=(docker.io qemu-user-static binfmt-support iptables mmdebstrap docker-registry)
+APT_PACKAGES=(docker.io iptables qemu-user-static binfmt-support mmdebstrap arch-test ca-certificates git procps util-linux)
+if ((TEST)); then
+  APT_PACKAGES+=(docker-registry python3 python3-venv tmux)
+fi
+
+step "apt packages" "check the machine's apt sources (apt-get update must work), then rerun"
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -23,11 +48,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+step "the wasm32-wasip2 Rust target" "run: rustup target add wasm32-wasip2"
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   log "adding the wasm32-wasip2 Rust target"
   rustup target add wasm32-wasip2
 fi
 
+step "QEMU user emulation" "apt-get install qemu-user-static binfmt-support arch-test; binfmt_misc must be mountable (run as root)"
 if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
   log "mounting binfmt_misc"
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
@@ -39,7 +66,20 @@ for handler in qemu-arm qemu-aarch64; do
     update-binfmts --enable "$handler"
   fi
 done
+# Self-check before any long work: the foreign-architecture path mmdebstrap
+# and the armv7/arm64 steps use must really run binaries.
+for handler in qemu-arm qemu-aarch64; do
+  update-binfmts --display "$handler" 2>/dev/null | grep -q "$handler (enabled)" ||
+    fail "the $handler binfmt handler is not enabled" "apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable $handler"
+done
+command -v arch-test >/dev/null || fail "arch-test is missing (mmdebstrap needs it for foreign architectures)" "apt-get install arch-test"
+for arch in armhf arm64; do
+  arch-test "$arch" >/dev/null 2>&1 ||
+    fail "$arch binaries do not execute on this machine (arch-test $arch: $(arch-test "$arch" 2>&1 | tail -n1))" \
+      "apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable qemu-${arch/armhf/arm}"
+done
 
+step "the Docker engine" "see /var/log/hostbuild-dockerd.log; apt-get install docker.io iptables"
 if ! docker version >/dev/null 2>&1; then
   if ! pgrep -x dockerd >/dev/null; then
     log "starting dockerd (log: /var/log/hostbuild-dockerd.log)"
@@ -49,19 +89,21 @@ if ! docker version >/dev/null 2>&1; then
     docker version >/dev/null 2>&1 && break
     sleep 1
   done
-  docker version >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/hostbuild-dockerd.log"; exit 1; }
+  docker version >/dev/null 2>&1 || fail "dockerd did not start" "read /var/log/hostbuild-dockerd.log"
 fi
-cd "$(dirname "$0")/.."
-source scripts/env.sh
 
-# A real S3 server for the tests and benchmarks (s3s-fs, from crates.io).
-S3S_FS="$HOME/.cache/hostbuild-dev/tools/bin/s3s-fs"
-if [ ! -x "$S3S_FS" ]; then
-  log "installing s3s-fs (the loopback S3 server of the tests)"
-  CARGO_TARGET_DIR="$HOME/.cache/hostbuild-dev/tools-target" \
-    cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked --root "$HOME/.cache/hostbuild-dev/tools"
+if ((TEST)); then
+  # A real S3 server for the tests and benchmarks (s3s-fs, from crates.io).
+  step "s3s-fs (the loopback S3 server of the tests)" "check that crates.io is reachable, then rerun"
+  S3S_FS="$HOME/.cache/hostbuild-dev/tools/bin/s3s-fs"
+  if [ ! -x "$S3S_FS" ]; then
+    log "installing s3s-fs (the loopback S3 server of the tests)"
+    CARGO_TARGET_DIR="$HOME/.cache/hostbuild-dev/tools-target" \
+      cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked --root "$HOME/.cache/hostbuild-dev/tools"
+  fi
 fi
 
 # The offline base images the platforms' recipes start from.
+step "the offline base images" "rerun; see the mmdebstrap output above"
 cargo xtask images
 log "ready"

@@ -4,26 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/lib.sh
 
-step() { printf '\n== %s\n' "$*" >&2; }
+phase() {
+  printf '\n== %s\n' "$1" >&2
+  step "$1" "${2:-}"
+}
 
-step "prerequisites"
-bash scripts/prereqs.sh
+phase "prerequisites"
+bash scripts/prereqs.sh --test
 
-step "formatting"
+phase "formatting" "run: cargo fmt --all (and the same with --manifest-path platforms/Cargo.toml, tests/guests/Cargo.toml)"
 cargo fmt --all --check
 cargo fmt --all --check --manifest-path platforms/Cargo.toml
 cargo fmt --all --check --manifest-path tests/guests/Cargo.toml
 
-step "plugins and test guests (wasm32-wasip2)"
+phase "plugins and test guests (wasm32-wasip2)" "see the compiler output above"
 cargo xtask plugins
 
-step "clippy"
+phase "clippy" "fix the warnings above"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --manifest-path platforms/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 cargo clippy --manifest-path tests/guests/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 
-step "build and test"
+phase "build and test" "see the failing test above"
 cargo build --workspace --locked
 cargo test --workspace --locked
 # The platforms' own unit tests run natively (their host imports are unused).

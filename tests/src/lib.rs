@@ -4,9 +4,24 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
+/// The repository root, found at run time: `cargo test` sets
+/// CARGO_MANIFEST_DIR to this checkout's `tests/`. (A path compiled in would
+/// name whichever checkout first built this binary into the shared
+/// CARGO_TARGET_DIR.) Run directly, the test looks up from the current
+/// directory.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let is_root = |dir: &Path| dir.join("platforms/Cargo.toml").is_file() && dir.join("tests/guests/Cargo.toml").is_file();
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let root = Path::new(&dir).join("..");
+        if is_root(&root) {
+            return root;
+        }
+    }
+    let cwd = std::env::current_dir().expect("the current directory is readable");
+    cwd.ancestors()
+        .find(|dir| is_root(dir))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("{} is not inside a hostbuild checkout", cwd.display()))
 }
 
 /// The `hostbuild` binary of this build (built by `cargo build --workspace`).

@@ -8,7 +8,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+
+use crate::hinted;
+
+const PREREQS: &str = "run `bash scripts/prereqs.sh`: it installs mmdebstrap, arch-test and QEMU, starts dockerd and checks that armhf and arm64 binaries execute";
 
 /// (tag, Debian architecture, Docker platform, expected `Architecture/Variant`).
 pub const BASE_IMAGES: &[(&str, &str, &str, &str)] = &[
@@ -38,13 +42,17 @@ pub fn build_all(force: bool) -> Result<()> {
             .args(["build", "--quiet", "--platform", platform, "--label", "hostbuild.base=bookworm", "-t", tag])
             .arg(dir.path())
             .status()
-            .context("cannot run docker")?;
+            .map_err(|e| hinted("cannot run the docker CLI", PREREQS, Some(e.into())))?;
         if !status.success() {
-            bail!("docker build of {tag} failed");
+            return Err(hinted(format!("docker build of {tag} failed"), format!("is dockerd running? {PREREQS}"), None));
         }
         let got = architecture(tag).unwrap_or_default();
         if got != *expected {
-            bail!("{tag} was built with architecture {got}, expected {expected}");
+            return Err(hinted(
+                format!("{tag} was built with architecture {got}, expected {expected}"),
+                format!("QEMU user emulation for {platform} may be missing; {PREREQS}"),
+                None,
+            ));
         }
     }
     Ok(())
@@ -69,13 +77,17 @@ fn bootstrap(arch: &str, mirror: &str, out: &Path) -> Result<()> {
             .arg(out)
             .arg(&source)
             .status()
-            .context("cannot run mmdebstrap (apt-get install mmdebstrap)")?;
+            .map_err(|e| hinted("cannot run mmdebstrap", PREREQS, Some(e.into())))?;
         if status.success() {
             return Ok(());
         }
         eprintln!("[xtask] mmdebstrap for {arch} failed (attempt {attempt} of 3)");
     }
-    bail!("mmdebstrap could not bootstrap bookworm for {arch} from {mirror}")
+    Err(hinted(
+        format!("mmdebstrap could not bootstrap bookworm for {arch} from {mirror}"),
+        format!("the mmdebstrap output above says why; {PREREQS}"),
+        None,
+    ))
 }
 
 /// The first Debian mirror serving bookworm in the machine's apt sources.
@@ -91,7 +103,13 @@ fn debian_mirror() -> Result<String> {
             texts.push(std::fs::read_to_string(p).unwrap_or_default());
         }
     }
-    texts.iter().find_map(|t| mirror_in(t)).context("no Debian bookworm mirror in /etc/apt/sources.list{,.d}")
+    texts.iter().find_map(|t| mirror_in(t)).ok_or_else(|| {
+        hinted(
+            "no Debian bookworm mirror in /etc/apt/sources.list{,.d}",
+            "add a Debian bookworm mirror to the machine's apt sources",
+            None,
+        )
+    })
 }
 
 /// Finds a `bookworm` suite's URI in one-line or deb822 sources text.

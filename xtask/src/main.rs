@@ -5,8 +5,10 @@ mod bench_store;
 mod images;
 mod plugins;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -47,10 +49,82 @@ enum Task {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::env::set_current_dir(&root)?;
-    match Cli::parse().task {
+/// Errors print as one `error:` line, its causes and a hint, never as a
+/// backtrace (even with RUST_BACKTRACE=1, which some CI machines set).
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match workspace_root().and_then(|root| run(cli, &root)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("[xtask] error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("[xtask]   caused by: {cause}");
+            }
+            if let Some(hinted) = err.chain().find_map(|c| c.downcast_ref::<Hinted>()) {
+                eprintln!("[xtask] hint: {}", hinted.hint);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error with what the user can do about it.
+#[derive(Debug)]
+pub struct Hinted {
+    message: String,
+    hint: String,
+    source: Option<anyhow::Error>,
+}
+
+/// `message` with `hint`, caused by `source` when there is one.
+pub fn hinted(message: impl Into<String>, hint: impl Into<String>, source: Option<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(Hinted { message: message.into(), hint: hint.into(), source })
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The checkout this run works on, found at run time: the xtask binary is
+/// shared through the common CARGO_TARGET_DIR by checkouts at other paths,
+/// so a path compiled in would name whichever checkout built it first.
+/// `cargo xtask` (cargo run) sets CARGO_MANIFEST_DIR to this checkout's
+/// `xtask/`; run directly, the binary looks up from the current directory.
+fn workspace_root() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let root = Path::new(&dir).join("..");
+        if is_root(&root) {
+            return Ok(root);
+        }
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    cwd.ancestors().find(|dir| is_root(dir)).map(Path::to_path_buf).ok_or_else(|| {
+        hinted(
+            format!("{} is not inside a hostbuild checkout", cwd.display()),
+            "run `cargo xtask` from inside a hostbuild checkout",
+            None,
+        )
+    })
+}
+
+/// A hostbuild workspace root: a Cargo.toml naming the xtask member, beside
+/// the platforms' workspace.
+fn is_root(dir: &Path) -> bool {
+    dir.join("platforms/Cargo.toml").is_file()
+        && std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]") && t.contains("\"xtask\""))
+}
+
+fn run(cli: Cli, root: &Path) -> Result<()> {
+    std::env::set_current_dir(root).with_context(|| format!("cannot enter {}", root.display()))?;
+    match cli.task {
         Task::Plugins => plugins::build_all(),
         Task::Images { force } => images::build_all(force),
         Task::Bench { store: true, runs, .. } => bench_store::run(runs.min(5)),
