@@ -93,6 +93,7 @@ pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifes
     let lock = scratch.path().join("lock");
     std::fs::write(&lock, format!("pid={} host={}\n", std::process::id(), hostname()))
         .map_err(|e| err(StoreError::Io(e.to_string())))?;
+    let lock = std::fs::File::open(&lock).map_err(|e| err(StoreError::Io(e.to_string())))?;
     match store.put(&format!("{dir}{LOCK}"), &lock, !p.force).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
@@ -126,7 +127,8 @@ async fn upload(
     let mut sums = BTreeMap::new();
     for f in plan {
         let (size, sha256) = digest(&f.local)?;
-        store.put(&format!("{dir}{}", f.path), &f.local, false).await.map_err(err)?;
+        let file = std::fs::File::open(&f.local).map_err(|source| PublishError::Read { path: f.local.clone(), source })?;
+        store.put(&format!("{dir}{}", f.path), &file, false).await.map_err(err)?;
         sums.insert(f.path.clone(), (size, sha256.clone()));
         entries.push(FileEntry { path: f.path.clone(), role: f.role, size, sha256 });
     }
@@ -152,7 +154,8 @@ async fn upload(
         let local = scratch.join("meta");
         std::fs::write(&local, meta::render(&props)).map_err(|e| err(StoreError::Io(e.to_string())))?;
         let (size, sha256) = digest(&local)?;
-        store.put(&format!("{dir}{meta_path}"), &local, false).await.map_err(err)?;
+        let file = std::fs::File::open(&local).map_err(|e| err(StoreError::Io(e.to_string())))?;
+        store.put(&format!("{dir}{meta_path}"), &file, false).await.map_err(err)?;
         entries.push(FileEntry { path: meta_path, role: FileRole::Meta, size, sha256 });
     }
     let manifest = Manifest {
@@ -165,7 +168,8 @@ async fn upload(
     };
     let local = scratch.join(MANIFEST);
     std::fs::write(&local, manifest.to_json()).map_err(|e| err(StoreError::Io(e.to_string())))?;
-    match store.put(&format!("{dir}{MANIFEST}"), &local, !p.force).await {
+    let file = std::fs::File::open(&local).map_err(|e| err(StoreError::Io(e.to_string())))?;
+    match store.put(&format!("{dir}{MANIFEST}"), &file, !p.force).await {
         Err(StoreError::AlreadyExists(_)) => Err(PublishError::Exists { store: store.describe(), dir: dir.into() }),
         other => other.map_err(err).map(|()| manifest),
     }

@@ -55,7 +55,10 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
 
     let dir = id.dir();
     let manifest_file = staging.path().join(".manifest.json");
-    match store.get(&format!("{dir}{MANIFEST}"), &manifest_file).await {
+    let create = |path: &Path| {
+        std::fs::File::create_new(path).map_err(|source| PullError::Write { path: path.into(), source })
+    };
+    match store.get(&format!("{dir}{MANIFEST}"), &create(&manifest_file)?).await {
         Ok(_) => {}
         Err(StoreError::NotFound(_)) => {
             return Err(PullError::NoSet {
@@ -83,7 +86,7 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
         if let Some(p) = local.parent() {
             std::fs::create_dir_all(p).map_err(|source| PullError::Write { path: p.into(), source })?;
         }
-        let got = store.get(&format!("{dir}{}", f.path), &local).await.map_err(err)?;
+        let got = store.get(&format!("{dir}{}", f.path), &create(&local)?).await.map_err(err)?;
         if got.size != f.size || got.sha256 != f.sha256 {
             return Err(PullError::Corrupt {
                 file: f.path.clone(),

@@ -3,9 +3,10 @@
 //! into place (or hard-linked, for create-only writes, which fails
 //! atomically when the key exists).
 
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::PathBuf;
 
-use super::store::{check_key, FileDigest, HashingWriter, ObjectStore, StoreError};
+use super::store::{check_key, FileDigest, FileSlice, HashingWriter, ObjectStore, StoreError};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -22,6 +23,13 @@ impl LocalStore {
     }
 }
 
+/// Runs file work on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Io(format!("file task failed: {e}")))?
+}
+
 fn io(e: std::io::Error, what: &str) -> StoreError {
     match e.kind() {
         std::io::ErrorKind::NotFound => StoreError::NotFound(what.to_string()),
@@ -36,32 +44,44 @@ impl ObjectStore for LocalStore {
         format!("file://{}", self.root.display())
     }
 
-    async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError> {
         let dest = self.path(key)?;
         let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| io(e, key))?;
-        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io(e, key))?;
-        std::fs::copy(from, tmp.path()).map_err(|e| io(e, &from.display().to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| io(e, key))?;
-        if create_only {
-            match std::fs::hard_link(tmp.path(), &dest) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists(key.into())),
-                Err(e) => Err(io(e, key)),
+        let from = from.try_clone().map_err(|e| io(e, "the file to upload"))?;
+        let key = key.to_string();
+        // Copies can be gigabytes: off the async threads, so a signal still
+        // stops the run while one is under way.
+        blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| io(e, &key))?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io(e, &key))?;
+            let mut reader = FileSlice::whole(&from).map_err(|e| io(e, "the file to upload"))?;
+            std::io::copy(&mut reader, tmp.as_file_mut()).map_err(|e| io(e, &key))?;
+            tmp.as_file().sync_all().map_err(|e| io(e, &key))?;
+            if create_only {
+                match std::fs::hard_link(tmp.path(), &dest) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists(key)),
+                    Err(e) => Err(io(e, &key)),
+                }
+            } else {
+                tmp.persist(&dest).map(drop).map_err(|e| io(e.error, &key))
             }
-        } else {
-            tmp.persist(&dest).map(drop).map_err(|e| io(e.error, key))
-        }
+        })
+        .await
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError> {
+    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError> {
         let src = self.path(key)?;
-        let mut reader = std::fs::File::open(&src).map_err(|e| io(e, key))?;
-        let file = std::fs::File::create(to).map_err(|e| io(e, &to.display().to_string()))?;
-        let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
-        std::io::copy(&mut reader, &mut writer).map_err(|e| io(e, key))?;
-        std::io::Write::flush(&mut writer).map_err(|e| io(e, key))?;
-        Ok(writer.finish())
+        let to = to.try_clone().map_err(|e| io(e, "the download's file"))?;
+        let key = key.to_string();
+        blocking(move || {
+            let mut reader = File::open(&src).map_err(|e| io(e, &key))?;
+            let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, &to));
+            std::io::copy(&mut reader, &mut writer).map_err(|e| io(e, &key))?;
+            std::io::Write::flush(&mut writer).map_err(|e| io(e, &key))?;
+            Ok(writer.finish())
+        })
+        .await
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {

@@ -52,6 +52,7 @@ impl ArtifactStore for PluginStore {
     async fn publish(&self, output_path: &str, key: &str) -> Result<(), WitError> {
         let file = self.file(output_path)?;
         let key = self.key(key)?;
+        let file = std::fs::File::open(file).map_err(|e| WitError::Unavailable(e.to_string()))?;
         self.store.put(&key, &file, true).await.map_err(wit)
     }
 
@@ -61,7 +62,7 @@ impl ArtifactStore for PluginStore {
         let dir = file.parent().unwrap_or(&self.output);
         std::fs::create_dir_all(dir).map_err(|e| WitError::Unavailable(e.to_string()))?;
         let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WitError::Unavailable(e.to_string()))?;
-        self.store.get(&key, tmp.path()).await.map_err(wit)?;
+        self.store.get(&key, tmp.as_file()).await.map_err(wit)?;
         tmp.persist(&file).map(drop).map_err(|e| WitError::Unavailable(e.error.to_string()))
     }
 }

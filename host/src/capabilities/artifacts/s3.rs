@@ -7,6 +7,8 @@
 //! `If-None-Match: *`; because some servers ignore or race it, the object is
 //! read back and must be ours.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::store::{check_key, FileDigest, HashingWriter, ObjectStore, StoreError};
+use super::store::{check_key, reopen_path, FileDigest, HashingWriter, ObjectStore, StoreError};
 
 /// Files larger than this go up in parts.
 pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
@@ -148,7 +150,7 @@ impl S3Store {
                     .length(Length::Exact(length))
                     .build()
                     .await
-                    .map_err(|e| StoreError::Io(format!("{}: {e}", from.display())))?;
+                    .map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?;
                 let part = (i + 1) as i32;
                 let done = self
                     .client
@@ -189,6 +191,30 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// Whether the stored object `full` has exactly the bytes of `file`
+    /// (`size` long), compared as both stream: nothing is read whole.
+    async fn holds(&self, key: &str, full: &str, file: &File, size: u64) -> Result<bool, StoreError> {
+        let stored =
+            self.client.get_object().bucket(&self.bucket).key(full).send().await.map_err(|e| self.error(key, e))?;
+        let mut body = stored.body;
+        let mut offset = 0u64;
+        let mut mine = Vec::new();
+        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
+            if offset + chunk.len() as u64 > size {
+                return Ok(false);
+            }
+            mine.resize(chunk.len(), 0);
+            file.read_exact_at(&mut mine, offset).map_err(|e| StoreError::Io(format!("reading the upload: {e}")))?;
+            if mine != chunk.as_ref() {
+                return Ok(false);
+            }
+            offset += chunk.len() as u64;
+        }
+        Ok(offset == size)
+    }
+}
+
 /// The deepest cause of an error, which names what really went wrong.
 fn innermost(e: &dyn std::error::Error) -> String {
     let mut source: Option<&dyn std::error::Error> = Some(e);
@@ -206,13 +232,21 @@ impl ObjectStore for S3Store {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
     }
 
-    async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError> {
         let full = self.full(key)?;
-        let size = std::fs::metadata(from).map_err(|e| StoreError::Io(format!("{}: {e}", from.display())))?.len();
+        let size = from.metadata().map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?.len();
+        // The SDK streams (and, to retry, re-reads) bodies from a path: this
+        // one names the open file itself.
+        let path = reopen_path(from);
         if size > MULTIPART_THRESHOLD && !create_only {
-            return self.multipart(&full, from, size).await;
+            return self.multipart(&full, &path, size).await;
         }
-        let body = ByteStream::from_path(from).await.map_err(|e| StoreError::Io(format!("{}: {e}", from.display())))?;
+        let body = ByteStream::read_from()
+            .path(&path)
+            .length(Length::Exact(size))
+            .build()
+            .await
+            .map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?;
         let mut request = self.client.put_object().bucket(&self.bucket).key(&full).body(body);
         if create_only {
             request = request.if_none_match("*");
@@ -221,36 +255,27 @@ impl ObjectStore for S3Store {
         if create_only {
             // Servers that ignore or race If-None-Match: the object must be ours.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let stored = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .send()
-                .await
-                .map_err(|e| self.error(key, e))?;
-            let stored = stored.body.collect().await.map_err(|e| StoreError::Io(e.to_string()))?.into_bytes();
-            let mine = std::fs::read(from).map_err(|e| StoreError::Io(e.to_string()))?;
-            if stored.as_ref() != mine.as_slice() {
+            if !self.holds(key, &full, from, size).await? {
                 return Err(StoreError::AlreadyExists(key.to_string()));
             }
         }
         Ok(())
     }
 
-    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError> {
+    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError> {
         use tokio::io::AsyncWriteExt;
         let full = self.full(key)?;
         let object =
             self.client.get_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| self.error(key, e))?;
         let mut body = object.body;
-        let file = tokio::fs::File::create(to).await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
-        let mut sink = HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, file));
+        let file = to.try_clone().map_err(|e| StoreError::Io(format!("the download's file: {e}")))?;
+        let mut sink = HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file)));
+        let write_failed = |e: std::io::Error| StoreError::Io(format!("writing {key}: {e}"));
         while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
             sink.update(&chunk);
-            sink.inner.write_all(&chunk).await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+            sink.inner.write_all(&chunk).await.map_err(write_failed)?;
         }
-        sink.inner.flush().await.map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+        sink.inner.flush().await.map_err(write_failed)?;
         Ok(sink.finish())
     }
 

@@ -1,7 +1,14 @@
 //! The object store under the artifact repository: keys relative to the
 //! repository's prefix, whole files in and out.
+//!
+//! Files cross this interface as open handles, never as paths: the caller
+//! opened them (an output tree hands out regular files only, opened without
+//! following links out of the tree), so a store can neither be pointed at
+//! nor tricked into another file. Stores read and write them in streams.
 
-use std::path::Path;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,12 +31,14 @@ pub enum StoreError {
 pub trait ObjectStore: Send + Sync {
     /// Where the store is, for messages (never with credentials).
     fn describe(&self) -> String;
-    /// Uploads a file; with `create_only` it fails with `AlreadyExists`
-    /// when the key exists, atomically, so one of many racing writers wins.
-    async fn put(&self, key: &str, from: &Path, create_only: bool) -> Result<(), StoreError>;
-    /// Downloads an object into the file `to` (created or replaced) and
-    /// returns its size and sha256, computed while it streams.
-    async fn get(&self, key: &str, to: &Path) -> Result<FileDigest, StoreError>;
+    /// Uploads the whole of `from` (read from offset 0, whatever its
+    /// position); with `create_only` it fails with `AlreadyExists` when the
+    /// key exists, atomically, so one of many racing writers wins.
+    async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError>;
+    /// Downloads an object into `to` (an empty file open for writing,
+    /// written from offset 0) and returns its size and sha256, computed
+    /// while it streams.
+    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError>;
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
@@ -83,6 +92,46 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Reads `len` bytes of a file from `offset` on with positioned reads, so
+/// several readers of one handle never disturb each other (or its position).
+pub struct FileSlice<'a> {
+    file: &'a File,
+    offset: u64,
+    end: u64,
+}
+
+impl<'a> FileSlice<'a> {
+    pub fn new(file: &'a File, offset: u64, len: u64) -> Self {
+        Self { file, offset, end: offset.saturating_add(len) }
+    }
+
+    /// The whole file, from its start.
+    pub fn whole(file: &'a File) -> std::io::Result<Self> {
+        Ok(Self::new(file, 0, file.metadata()?.len()))
+    }
+}
+
+impl std::io::Read for FileSlice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(usize::try_from(self.end - self.offset).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// A path that opens the very file behind `file` again, with a position of
+/// its own (`/proc/self/fd/N` names the open file, not a path that could be
+/// swapped for a link). Valid while `file` stays open; for clients that
+/// stream from a path, such as the S3 SDK's retryable bodies.
+pub fn reopen_path(file: &File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// A key is `/`-separated plain segments: no `..`, no empty segment.
