@@ -102,7 +102,8 @@ pub enum PluginsCommand {
         /// Semver requirement on the plugin's version, e.g. ^0.1.
         #[arg(long, value_name = "REQ")]
         version_req: Option<String>,
-        /// A grant: container, gpu, network, publish, emulation:ARCH, env:VAR (repeatable).
+        /// A grant: container, gpu, network, image-network, publish, write-source,
+        /// emulation:ARCH, env:VAR (repeatable).
         #[arg(long = "grant", value_name = "GRANT")]
         grants: Vec<String>,
         /// Grant everything the plugin declares.

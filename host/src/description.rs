@@ -84,6 +84,9 @@ pub fn capability_words(c: &Capabilities) -> Vec<String> {
     if c.network_during_build {
         words.push("network".into());
     }
+    if c.image_network {
+        words.push("image-network".into());
+    }
     if c.publish {
         words.push("publish".into());
     }
@@ -152,6 +155,7 @@ mod tests {
                 emulation: vec![CpuArch::Arm],
                 gpu: false,
                 network_during_build: false,
+                image_network: false,
                 publish: false,
                 env_vars: vec![],
             },

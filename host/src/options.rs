@@ -156,6 +156,7 @@ mod tests {
                 emulation: vec![],
                 gpu: false,
                 network_during_build: false,
+                image_network: false,
                 publish: false,
                 env_vars: vec![],
             },

@@ -64,6 +64,7 @@ pub struct Capabilities {
     pub emulation: Vec<CpuArch>,
     pub gpu: bool,
     pub network_during_build: bool,
+    pub image_network: bool,
     pub publish: bool,
     pub env_vars: Vec<String>,
 }
@@ -115,6 +116,13 @@ impl Description {
         self.capabilities.network_during_build = true;
         self
     }
+    /// Needs the network while its images build (e.g. `RUN apt-get install`);
+    /// without it, image builds have no network at all.
+    pub fn needs_image_network(mut self) -> Self {
+        self.capabilities.container = true;
+        self.capabilities.image_network = true;
+        self
+    }
     /// Uses the artifact repository.
     pub fn needs_publish(mut self) -> Self {
         self.capabilities.publish = true;
@@ -138,6 +146,7 @@ impl Description {
                 emulation: c.emulation,
                 gpu: c.gpu,
                 network_during_build: c.network_during_build,
+                image_network: c.image_network,
                 publish: c.publish,
                 env_vars: c.env_vars,
             },

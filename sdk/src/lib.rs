@@ -57,7 +57,7 @@ pub use report::{BuildReport, TestSummary};
 pub use step::{GpuRequest, Step, StepOutcome, Volume};
 
 /// Version of the `hostbuild:platform` WIT package this SDK builds against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// A build platform. Implement it on a unit struct and export it with
 /// [`export_platform!`].

@@ -62,7 +62,16 @@ fn component_of_another_world() {
 fn incompatible_wit_version_names_both_versions() {
     Hostbuild::new()
         .run([std::ffi::OsStr::new("inspect"), guest("wrong-wit-version").as_os_str()])
-        .expect(5, &["hostbuild:platform@0.2.0", "hostbuild:platform@0.1.0", "upgrade hostbuild"]);
+        .expect(5, &["hostbuild:platform@0.3.0", "hostbuild:platform@0.2.0", "upgrade hostbuild"]);
+}
+
+#[test]
+fn a_plugin_of_the_previous_contract_is_refused_with_the_fix() {
+    // 0.2.0 changed `capabilities` (image-network): a 0.1 plugin cannot be
+    // called safely, so it is refused, never run with guessed grants.
+    Hostbuild::new()
+        .run([std::ffi::OsStr::new("inspect"), guest("old-wit-version").as_os_str()])
+        .expect(5, &["hostbuild:platform@0.1.0", "hostbuild:platform@0.2.0", "hostbuild-sdk"]);
 }
 
 #[test]

@@ -27,15 +27,15 @@ fn inspect_armv7() {
     let armv7 = plugin("armv7");
     let text = hb.run([OsStr::new("inspect"), armv7.as_os_str()]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    for s in ["armv7 0.1.0", "hostbuild:platform@0.1.0", "container, emulation:arm", "build-type", "[default: Release]"]
+    for s in ["armv7 0.1.0", "hostbuild:platform@0.2.0", "container, emulation:arm, image-network", "build-type", "[default: Release]"]
     {
         assert!(text.stdout.contains(s), "inspect lacks {s}:\n{}", text.stdout);
     }
     let json = hb.run([OsStr::new("inspect"), armv7.as_os_str(), OsStr::new("--json")]).json();
     assert_eq!(json["name"], "armv7");
-    assert_eq!(json["wit_version"], "0.1.0");
+    assert_eq!(json["wit_version"], "0.2.0");
     assert_eq!(json["sha256"], sha256sum(&armv7));
-    assert_eq!(json["capabilities"], serde_json::json!(["container", "emulation:arm"]));
+    assert_eq!(json["capabilities"], serde_json::json!(["container", "emulation:arm", "image-network"]));
     let names: Vec<&str> = json["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["build-type", "cmake-args", "skip-tests", "test-filter"]);
     assert_eq!(json["options"][0]["choices"].as_array().unwrap().len(), 4);
@@ -188,6 +188,6 @@ fn the_readme_plugin_guide_builds_a_working_plugin() {
     run.expect(0, &[]);
     let v = run.json();
     assert_eq!(v["name"], "hello-cmake");
-    assert_eq!(v["capabilities"], serde_json::json!(["container"]));
+    assert_eq!(v["capabilities"], serde_json::json!(["container", "image-network"]));
     assert_eq!(v["options"][0]["name"], "build-type");
 }

@@ -70,7 +70,7 @@ fn lock_round_trip_verify_and_locked_run() {
     let text = p.lock_text();
     assert!(text.find("name = \"greedy\"").unwrap() < text.find("name = \"well-behaved\"").unwrap(), "sorted:\n{text}");
     assert!(text.contains(&format!("sha256 = \"{}\"", sha256sum(&guest("well-behaved")))), "{text}");
-    assert!(text.contains("version = \"1.2.3\"") && text.contains("wit = \"0.1.0\""), "{text}");
+    assert!(text.contains("version = \"1.2.3\"") && text.contains("wit = \"0.2.0\""), "{text}");
     p.run(&["lock"]).expect(0, &[]);
     assert_eq!(p.lock_text(), text, "locking again changes nothing");
 
@@ -82,7 +82,7 @@ fn lock_round_trip_verify_and_locked_run() {
     assert_eq!(wb["grants"], serde_json::json!(["env:WELL_BEHAVED_VISIBLE"]));
     assert_eq!(
         (wb["version"].as_str(), wb["wit"].as_str(), wb["locked"].as_bool()),
-        (Some("1.2.3"), Some("0.1.0"), Some(true))
+        (Some("1.2.3"), Some("0.2.0"), Some(true))
     );
     p.build("well-behaved", &["--locked"]).expect(0, &["visible="]);
     // inspect takes names too, and shows what the project grants.
@@ -149,11 +149,11 @@ fn locked_refuses_a_changed_component_a_changed_version_and_a_changed_base_image
 #[test]
 fn a_wit_incompatible_plugin_is_refused_by_name() {
     let p = Project::new(&path_entry("wrong-wit-version", &guest("wrong-wit-version"), ""));
-    p.build("wrong-wit-version", &[]).expect(5, &["hostbuild:platform@0.2.0", "hostbuild:platform@0.1.0"]);
-    p.run(&["lock"]).expect(5, &["hostbuild:platform@0.2.0"]);
+    p.build("wrong-wit-version", &[]).expect(5, &["hostbuild:platform@0.3.0", "hostbuild:platform@0.2.0"]);
+    p.run(&["lock"]).expect(5, &["hostbuild:platform@0.3.0"]);
 }
 
-const GREEDY_GRANTS: &str = "container = true, emulation = [\"arm\"], gpu = true, network = true, \
+const GREEDY_GRANTS: &str = "container = true, emulation = [\"arm\"], gpu = true, network = true, image-network = true, \
                              publish = true, env = [\"GREEDY_TOKEN\"]";
 
 #[test]
@@ -163,10 +163,11 @@ fn every_grant_is_checked_at_load() {
     run.expect(
         11,
         &[
-            "plugin `greedy` asks for containers, GPUs, network during steps, the artifact repository, \
-             emulation of arm, environment variable GREEDY_TOKEN, which hostbuild.toml does not grant it",
-            "[plugins.greedy.grants]: container = true; gpu = true; network = true; publish = true; \
-             emulation = [\"arm\"]; env = [\"GREEDY_TOKEN\"]",
+            "plugin `greedy` asks for containers, GPUs, network during steps, network during image builds, \
+             the artifact repository, emulation of arm, environment variable GREEDY_TOKEN, which hostbuild.toml \
+             does not grant it",
+            "[plugins.greedy.grants]: container = true; gpu = true; network = true; image-network = true; \
+             publish = true; emulation = [\"arm\"]; env = [\"GREEDY_TOKEN\"]",
         ],
     );
     // One grant short is still refused, naming just that one.

@@ -106,6 +106,17 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
     Ok(Opened { loaded, plugin, info })
 }
 
+/// How a plugin's images are built.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImageBuild {
+    /// Say which input changed when an image is rebuilt.
+    pub explain: bool,
+    /// GPU platforms need the NVIDIA runtime (false with `--no-gpu`).
+    pub gpu: bool,
+    /// `RUN` lines have network (the `image-network` grant); else none.
+    pub network: bool,
+}
+
 /// Checks what the recipes need from this machine (GPU runtime unless
 /// `gpu` is false, QEMU handlers), then builds or reuses each image.
 pub async fn build_images(
@@ -114,10 +125,9 @@ pub async fn build_images(
     info: &PlatformInfo,
     recipes: &[ImageRecipe],
     log: &dyn LogSink,
-    explain: bool,
-    gpu: bool,
+    how: ImageBuild,
 ) -> Result<HashMap<String, BuiltImage>, EngineError> {
-    if gpu && info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
+    if how.gpu && info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
         let runtimes = engine.runtimes.join(", ");
         return Err(EngineError::NoGpuRuntime { plugin: info.name.clone(), runtimes });
     }
@@ -128,7 +138,7 @@ pub async fn build_images(
     }
     let mut images = HashMap::new();
     for r in recipes {
-        images.insert(r.name.clone(), images::build(docker, &info.name, r, log, explain).await?);
+        images.insert(r.name.clone(), images::build(docker, &info.name, r, log, how.explain, how.network).await?);
     }
     Ok(images)
 }

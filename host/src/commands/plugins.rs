@@ -190,7 +190,8 @@ async fn add(
     Ok(ExitStatus::Success)
 }
 
-/// `container`, `gpu`, `network`, `publish`, `emulation:ARCH`, `env:VAR`.
+/// `container`, `gpu`, `network`, `image-network`, `publish`, `write-source`,
+/// `emulation:ARCH`, `env:VAR`.
 fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
     let mut grants = Grants::default();
     for word in words {
@@ -198,6 +199,7 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
             None if word == "container" => grants.container = true,
             None if word == "gpu" => grants.gpu = true,
             None if word == "network" => grants.network = true,
+            None if word == "image-network" => grants.image_network = true,
             None if word == "publish" => grants.publish = true,
             None if word == "write-source" => grants.write_source = true,
             Some(("emulation", arch)) if ["arm", "arm64", "amd64"].contains(&arch) => {
@@ -207,7 +209,8 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
             _ => {
                 return Err(Usage {
                     message: format!("`{word}` is not a grant"),
-                    hint: "grants: container, gpu, network, publish, write-source, emulation:arm|arm64|amd64, env:VAR"
+                    hint: "grants: container, gpu, network, image-network, publish, write-source, \
+                           emulation:arm|arm64|amd64, env:VAR"
                         .into(),
                 })
             }

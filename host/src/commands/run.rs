@@ -166,8 +166,8 @@ async fn run_one(mut o: common::Opened, resolved: Resolved, run: Arc<RunShared>)
                 log.line("hostbuild", Level::Warn, &warning);
             }
         }
-        let images =
-            common::build_images(docker, info, &o.info, &recipes, log.as_ref(), run.explain, !run.no_gpu).await?;
+        let how = common::ImageBuild { explain: run.explain, gpu: !run.no_gpu, network: caps.image_network };
+        let images = common::build_images(docker, info, &o.info, &recipes, log.as_ref(), how).await?;
         built = images.clone();
         let (dirs, source_writable) = common::lent_dirs(&resolved, &run.lend)?;
         let host = StepHost {

@@ -32,10 +32,11 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let output = args.out.join(format!("build.{}", o.info.name));
     std::fs::create_dir_all(&output)?;
     let output = std::fs::canonicalize(&output)?;
+    let allowed = resolved.grants(&o.info).allow(&o.info.capabilities);
     {
         // As in `run`: recipes may read the source (e.g. dependency lists).
         let lent = o.plugin.lent_mut();
-        lent.allowed = Some(resolved.grants(&o.info).allow(&o.info.capabilities));
+        lent.allowed = Some(allowed.clone());
         lent.workspace = Workspace::open(&source, &output).context("cannot open the source and output trees")?;
     }
     let recipes = o.plugin.image(&options).await?;
@@ -47,8 +48,8 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
-    let images =
-        common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), false, false).await?;
+    let how = common::ImageBuild { explain: false, gpu: false, network: allowed.image_network };
+    let images = common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), how).await?;
     let image = &images[&recipe.name];
     let run_id = format!("shell-{}", std::process::id());
     let mut cmd = std::process::Command::new("docker");

@@ -23,6 +23,9 @@ pub struct Grants {
     /// Network access while steps run.
     #[serde(default)]
     pub network: bool,
+    /// Network access while the plugin's images build (`RUN apt-get ...`).
+    #[serde(default)]
+    pub image_network: bool,
     /// The artifact repository, with `--publish`.
     #[serde(default)]
     pub publish: bool,
@@ -53,6 +56,7 @@ impl Grants {
             emulation: declared.emulation.iter().map(|a| arch_name(*a).to_string()).collect(),
             gpu: declared.gpu,
             network: declared.network_during_build,
+            image_network: declared.image_network,
             publish: declared.publish,
             env: declared.env_vars.clone(),
             write_source: false,
@@ -70,6 +74,7 @@ impl Grants {
         flag(declared.container, self.container, "container", "containers");
         flag(declared.gpu, self.gpu, "gpu", "GPUs");
         flag(declared.network_during_build, self.network, "network", "network during steps");
+        flag(declared.image_network, self.image_network, "image-network", "network during image builds");
         flag(declared.publish, self.publish, "publish", "the artifact repository");
         for arch in declared.emulation.iter().map(|a| arch_name(*a)) {
             if !self.emulation.iter().any(|g| g == arch) {
@@ -98,6 +103,7 @@ impl Grants {
                 .collect(),
             gpu: declared.gpu && self.gpu,
             network_during_build: declared.network_during_build && self.network,
+            image_network: declared.image_network && self.image_network,
             publish: declared.publish && self.publish,
             env_vars: declared.env_vars.iter().filter(|v| self.env.contains(v)).cloned().collect(),
         }
@@ -106,9 +112,14 @@ impl Grants {
     /// The grants as words, for `plugins list`.
     pub fn words(&self) -> Vec<String> {
         let mut words = Vec::new();
-        for (on, word) in
-            [(self.container, "container"), (self.gpu, "gpu"), (self.network, "network"), (self.publish, "publish")]
-        {
+        for (on, word) in [
+            (self.container, "container"),
+            (self.gpu, "gpu"),
+            (self.network, "network"),
+            (self.image_network, "image-network"),
+            (self.publish, "publish"),
+            (self.write_source, "write-source"),
+        ] {
             if on {
                 words.push(word.to_string());
             }
@@ -130,6 +141,7 @@ mod tests {
             emulation: vec![CpuArch::Arm, CpuArch::Arm64],
             gpu: true,
             network_during_build: true,
+            image_network: true,
             publish: true,
             env_vars: vec!["CI".into(), "TOKEN".into()],
         }
@@ -142,7 +154,14 @@ mod tests {
         let missing: Vec<String> = grants.missing(&everything()).into_iter().map(|m| m.grant).collect();
         assert_eq!(
             missing,
-            ["gpu = true", "network = true", "publish = true", "emulation = [\"arm64\"]", "env = [\"TOKEN\"]"]
+            [
+                "gpu = true",
+                "network = true",
+                "image-network = true",
+                "publish = true",
+                "emulation = [\"arm64\"]",
+                "env = [\"TOKEN\"]"
+            ]
         );
         assert!(Grants::all_of(&everything()).missing(&everything()).is_empty());
     }
@@ -165,6 +184,7 @@ mod tests {
             emulation: vec![],
             gpu: false,
             network_during_build: false,
+            image_network: false,
             publish: false,
             env_vars: vec![],
         };

@@ -11,7 +11,7 @@ use wasmtime::Engine;
 use super::cache::{CacheError, CacheOutcome, LoadOrCompileError, ModuleCache};
 
 /// The `hostbuild:platform` version this host implements.
-pub const HOST_WIT_VERSION: Version = Version::new(0, 1, 0);
+pub const HOST_WIT_VERSION: Version = Version::new(0, 2, 0);
 
 /// The interface every platform exports, without its version.
 pub const PLUGIN_EXPORT: &str = "hostbuild:platform/plugin";

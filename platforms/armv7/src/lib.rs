@@ -36,6 +36,7 @@ impl Platform for Armv7 {
                 d.option(o)
             })
             .needs_container()
+            .needs_image_network()
             .needs_emulation(CpuArch::Arm)
     }
 

@@ -76,6 +76,7 @@ impl Platform for CudaPlatform {
                 d.option(o)
             })
             .needs_container()
+            .needs_image_network()
             .needs_gpu()
     }
 

@@ -148,6 +148,7 @@ impl Platform for Determined {
                     .default(Cuda::newest().version),
             )
             .needs_container()
+            .needs_image_network()
             .needs_emulation(CpuArch::Arm64)
     }
 

@@ -183,6 +183,7 @@ impl Platform for PytorchWheel {
             .option(OptionSpec::text("import", "Modules the install check imports (default: the wheels' top_level.txt)"))
             .option(OptionSpec::boolean("install-check", "Install each wheel in a fresh container and import it").default("true"))
             .needs_container()
+            .needs_image_network()
     }
 
     fn image(options: &Options) -> Result<Vec<ImageRecipe>> {

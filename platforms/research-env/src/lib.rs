@@ -131,6 +131,7 @@ impl Platform for ResearchEnv {
                 "Tag the images as TAG:runtime and TAG:dev [default: research-env/<flavor>]",
             ))
             .needs_container()
+            .needs_image_network()
     }
 
     fn image(options: &Options) -> Result<Vec<ImageRecipe>> {

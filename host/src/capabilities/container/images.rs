@@ -111,6 +111,7 @@ pub async fn build(
     recipe: &ImageRecipe,
     log: &dyn LogSink,
     explain: bool,
+    network: bool,
 ) -> Result<BuiltImage, EngineError> {
     let source = format!("{plugin}:image:{}", recipe.name);
     let base_id = match docker.inspect_image(&recipe.base_image).await {
@@ -148,6 +149,10 @@ pub async fn build(
         .rm(true)
         .forcerm(true)
         .platform(&recipe.platform)
+        // No network unless the plugin declared `image-network` and it was
+        // granted: a recipe may carry source files, and a networked RUN
+        // line could send them anywhere.
+        .networkmode(if network { "default" } else { "none" })
         .buildargs(&recipe.build_args.iter().cloned().collect())
         .labels(&labels)
         .build();

@@ -14,6 +14,7 @@ impl Platform for Greedy {
             .needs_emulation(CpuArch::Arm)
             .needs_gpu()
             .needs_network()
+            .needs_image_network()
             .needs_publish()
             .reads_env("GREEDY_TOKEN")
     }

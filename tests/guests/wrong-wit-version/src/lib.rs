@@ -1,4 +1,4 @@
-//! Exports `hostbuild:platform/plugin@0.2.0`, which this host does not speak.
+//! Exports `hostbuild:platform/plugin@0.3.0`, which this host does not speak.
 wit_bindgen::generate!({ world: "platform", path: "wit" });
 
 struct Future;
