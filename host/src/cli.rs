@@ -21,7 +21,8 @@ use crate::options::RawOption;
     hostbuild run armv7 --locked --publish\n\n\
     Exit status: 0 ok, 1 internal error, 2 usage, 3 plugin not found, 4 plugin invalid,\n\
     5 plugin incompatible, 6 plugin failed, 7 step failed, 8 infrastructure unavailable,\n\
-    9 conflict, 10 artifact missing or corrupt, 11 not granted, 12 differs from hostbuild.lock.")]
+    9 conflict, 10 artifact missing or corrupt, 11 not granted, 12 differs from hostbuild.lock,\n\
+    13 refused (the plugin broke a sandbox rule).")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

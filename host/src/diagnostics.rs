@@ -47,6 +47,10 @@ pub enum ExitStatus {
     NotGranted = 11,
     /// What would run differs from hostbuild.lock, or is not in it.
     LockMismatch = 12,
+    /// The plugin, or what its steps left behind, broke a sandbox rule: a
+    /// path that leaves its tree, an unsafe file (setuid, device, FIFO,
+    /// another owner), an image reference it may not tag.
+    Refused = 13,
     /// Stopped by SIGINT (128 + 2); the run's containers were removed.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); the run's containers were removed.

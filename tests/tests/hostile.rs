@@ -1,0 +1,11 @@
+//! Hostile plugins attacking the sandbox for real (SECURITY.md lists each
+//! guarantee and the test here that proves it). Every test runs a guest from
+//! `tests/guests/hostile-*` (or a plugin, store or project file an attacker
+//! could ship) against the real Docker engine and a real store, and asserts
+//! three things: the attack is refused with a clear error and exit status,
+//! nothing outside the lent trees was read, written or retagged (marker files
+//! and image ids checked before and after), and no container is left.
+//!
+//! One module per hole, named after it.
+
+mod common;

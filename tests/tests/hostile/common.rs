@@ -1,0 +1,76 @@
+//! What every hostile test needs: a marker outside the lent trees whose
+//! contents and metadata must not change, and the engine's view of a run.
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A file outside every tree lent to the plugin, holding a secret an attack
+/// would read or overwrite. `assert_untouched` checks nothing changed.
+pub struct Marker {
+    pub path: PathBuf,
+    contents: Vec<u8>,
+    mtime: (i64, i64),
+    _dir: tempfile::TempDir,
+}
+
+impl Marker {
+    /// A fresh marker named `name` with random-looking contents.
+    pub fn new(name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(name);
+        let contents = format!("secret-{}\n", hostbuild_tests::unique()).into_bytes();
+        std::fs::write(&path, &contents).expect("marker written");
+        let meta = std::fs::metadata(&path).expect("marker metadata");
+        Self { path, contents, mtime: (meta.mtime(), meta.mtime_nsec()), _dir: dir }
+    }
+
+    /// The secret text, to search for in stores and outputs.
+    pub fn secret(&self) -> String {
+        String::from_utf8_lossy(&self.contents).trim().to_string()
+    }
+
+    /// The directory the marker lives in (outside every lent tree).
+    pub fn dir(&self) -> &Path {
+        self.path.parent().expect("marker has a parent")
+    }
+
+    pub fn assert_untouched(&self) {
+        let now = std::fs::read(&self.path).expect("marker still readable");
+        assert_eq!(now, self.contents, "{} was overwritten", self.path.display());
+        let meta = std::fs::metadata(&self.path).expect("marker metadata");
+        assert_eq!((meta.mtime(), meta.mtime_nsec()), self.mtime, "{} was modified", self.path.display());
+        let names: Vec<_> = std::fs::read_dir(self.dir()).expect("marker dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 1, "something was written beside the marker: {names:?}");
+    }
+}
+
+/// Every file under `dir` (recursively, links not followed) whose bytes
+/// contain `needle`: where a leaked secret ended up.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let ft = entry.file_type().expect("file type");
+            if ft.is_dir() {
+                pending.push(entry.path());
+            } else if ft.is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap_or_default();
+                if bytes.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
+                    found.push(entry.path());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The engine's id of an image, or `None` when it does not exist.
+pub fn image_id(reference: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .expect("docker CLI runs");
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
