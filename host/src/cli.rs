@@ -104,7 +104,7 @@ pub enum PluginsCommand {
         #[arg(long, value_name = "REQ")]
         version_req: Option<String>,
         /// A grant: container, gpu, network, image-network, publish, write-source,
-        /// emulation:ARCH, env:VAR (repeatable).
+        /// emulation:ARCH, env:VAR, push:PREFIX (repeatable).
         #[arg(long = "grant", value_name = "GRANT")]
         grants: Vec<String>,
         /// Grant everything the plugin declares.
@@ -329,6 +329,17 @@ pub struct RunArgs {
     /// With --publish: replace sets that already exist.
     #[arg(long)]
     pub force: bool,
+
+    /// Let image artifacts be tagged (and, with --publish, pushed) under
+    /// this registry/repository prefix, e.g. registry.example:5000/team/
+    /// (repeatable; a project grants the same with `push = [...]`).
+    #[arg(long = "allow-push", value_name = "PREFIX")]
+    pub allow_push: Vec<String>,
+
+    /// Largest artifact file hostbuild checks, hashes, publishes or fetches
+    /// for a plugin; a larger (or sparse, endless) file is refused.
+    #[arg(long, env = "HOSTBUILD_MAX_ARTIFACT_SIZE", default_value = "64G", value_name = "SIZE")]
+    pub max_artifact_size: crate::size::Size,
 
     #[command(flatten)]
     pub lend: LendArgs,

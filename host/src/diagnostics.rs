@@ -4,14 +4,18 @@
 use std::io::Write;
 
 use crate::artifact::characteristics::{NoCommit, COMMIT_VARS};
+use crate::artifact::checked::CheckError;
 use crate::artifact::publish::PublishError;
 use crate::artifact::pull::PullError;
 use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::store::StoreError;
 use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
+use crate::output_tree::OutputTreeError;
+use crate::pipeline::{ArtifactRefused, UnsafeOutput};
 use crate::project::config::PROJECT_FILE;
 use crate::project::{ProjectError, SourceError};
+use crate::registry::checked::ImageRefused;
 use crate::registry::publish::RegistryError;
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::{CacheError, CallError, LoadError};
@@ -125,7 +129,6 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
                 Some("wait for the other publisher, or pass --force if an earlier publish died midway".into()),
             ),
             PublishError::Invalid(_) => (ExitStatus::Usage, None),
-            PublishError::Read { .. } => (ExitStatus::Usage, Some("check the file paths".into())),
             PublishError::Store { source, .. } => store_error(source),
         });
     }
@@ -164,11 +167,11 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return Some(store_error(e));
     }
+    if let Some(found) = sandbox_error(e) {
+        return Some(found);
+    }
     if let Some(e) = e.downcast_ref::<RegistryError>() {
         return Some(match e {
-            RegistryError::InvalidReference { .. } | RegistryError::UnknownImage { .. } => {
-                (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
-            }
             RegistryError::Tag { .. } => (ExitStatus::Unavailable, Some("`hostbuild doctor` checks the engine".into())),
             RegistryError::Push { .. } => (
                 ExitStatus::Unavailable,
@@ -184,6 +187,66 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     }
     if let Some(e) = e.downcast_ref::<crate::commands::Usage>() {
         return Some((ExitStatus::Usage, Some(e.hint.clone())));
+    }
+    None
+}
+
+/// What the sandbox refused: unsafe output, artifacts and images a plugin
+/// may not hand over, an output tree that is not a real directory.
+fn sandbox_error(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option<String>)> {
+    let untrusted = "the plugin (or what its steps ran) did this, not hostbuild; see SECURITY.md. \
+                     Check where the plugin comes from before running it again";
+    if let Some(e) = e.downcast_ref::<UnsafeOutput>() {
+        let hint = format!(
+            "nothing was published; inspect and remove them ({}), and {untrusted}",
+            e.files.iter().take(3).map(|u| u.path.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        return Some((ExitStatus::Refused, Some(hint)));
+    }
+    if e.downcast_ref::<ArtifactRefused>().is_some() {
+        let hint = format!(
+            "artifacts must be regular files inside the output tree (no symlinks, no `..`), \
+             at most --max-artifact-size; nothing was published; {untrusted}"
+        );
+        return Some((ExitStatus::Refused, Some(hint)));
+    }
+    if let Some(e) = e.downcast_ref::<ImageRefused>() {
+        return Some(match e {
+            ImageRefused::InvalidReference { .. } | ImageRefused::UnknownImage { .. } => {
+                (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
+            }
+            ImageRefused::NotAllowed { reference, .. } => {
+                let prefix = reference.rsplit_once(['/', ':']).map_or(reference.as_str(), |(p, _)| p);
+                (
+                    ExitStatus::NotGranted,
+                    Some(format!(
+                        "if you trust the plugin with it, pass --allow-push {prefix}/ (or grant \
+                         `push = [\"{prefix}/\"]` in hostbuild.toml); nothing was tagged or pushed"
+                    )),
+                )
+            }
+            ImageRefused::NoPublish { .. } | ImageRefused::Reserved { .. } | ImageRefused::WouldOverwrite { .. } => {
+                (ExitStatus::Refused, Some(format!("nothing was tagged or pushed; {untrusted}")))
+            }
+        });
+    }
+    if let Some(e) = e.downcast_ref::<OutputTreeError>() {
+        return Some(match e {
+            OutputTreeError::Symlink { path, .. } | OutputTreeError::NotADirectory { path } => (
+                ExitStatus::Refused,
+                Some(format!(
+                    "a project may ship {} to redirect the build's writes; remove it (or pass another --out)",
+                    path.display()
+                )),
+            ),
+            OutputTreeError::Io { .. } => (ExitStatus::Unavailable, Some("check the directory's permissions".into())),
+        });
+    }
+    if let Some(CheckError::Interrupted(_)) = e.downcast_ref::<CheckError>() {
+        return Some((ExitStatus::Interrupted, None));
+    }
+    if e.downcast_ref::<CheckError>().is_some() {
+        return Some((ExitStatus::Usage, Some("check the file paths".into())));
     }
     None
 }
@@ -310,6 +373,9 @@ fn store_error(e: &StoreError) -> (ExitStatus, Option<String>) {
         StoreError::NotFound(_) => (ExitStatus::ArtifactMissing, None),
         StoreError::AlreadyExists(_) => (ExitStatus::Conflict, None),
         StoreError::InvalidKey(_) => (ExitStatus::Usage, None),
+        StoreError::TooLarge { .. } => {
+            (ExitStatus::ArtifactMissing, Some("the stored object is larger than expected; it was not used".into()))
+        }
         StoreError::Denied(_) => (
             ExitStatus::Unavailable,
             Some(

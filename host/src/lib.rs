@@ -2,8 +2,10 @@
 //! components. Module map: `cli` (clap definitions), `commands` (one file
 //! per subcommand), `runtime` (engine, compile cache, bindings, limits),
 //! `capabilities` (one folder per WIT interface), `description` and
-//! `options` (what a plugin declares, checked), `diagnostics` (error →
-//! message, hint, exit status).
+//! `options` (what a plugin declares, checked), `output_tree` (the trees a
+//! plugin's work lands in, touched safely), `pipeline` (one platform's run:
+//! images, build, checks, publishing), `diagnostics` (error → message, hint,
+//! exit status).
 
 pub mod artifact;
 pub mod capabilities;
@@ -11,7 +13,11 @@ pub mod cli;
 pub mod commands;
 pub mod description;
 pub mod diagnostics;
+pub mod interrupt;
 pub mod options;
+pub mod output_tree;
+pub mod pipeline;
 pub mod project;
 pub mod registry;
 pub mod runtime;
+pub mod size;

@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 /// CARGO_TARGET_DIR.) Run directly, the test looks up from the current
 /// directory.
 pub fn root() -> PathBuf {
-    let is_root = |dir: &Path| dir.join("platforms/Cargo.toml").is_file() && dir.join("tests/guests/Cargo.toml").is_file();
+    let is_root =
+        |dir: &Path| dir.join("platforms/Cargo.toml").is_file() && dir.join("tests/guests/Cargo.toml").is_file();
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
         let root = Path::new(&dir).join("..");
         if is_root(&root) {

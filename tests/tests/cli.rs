@@ -27,8 +27,13 @@ fn inspect_armv7() {
     let armv7 = plugin("armv7");
     let text = hb.run([OsStr::new("inspect"), armv7.as_os_str()]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    for s in ["armv7 0.1.0", "hostbuild:platform@0.2.0", "container, emulation:arm, image-network", "build-type", "[default: Release]"]
-    {
+    for s in [
+        "armv7 0.1.0",
+        "hostbuild:platform@0.2.0",
+        "container, emulation:arm, image-network",
+        "build-type",
+        "[default: Release]",
+    ] {
         assert!(text.stdout.contains(s), "inspect lacks {s}:\n{}", text.stdout);
     }
     let json = hb.run([OsStr::new("inspect"), armv7.as_os_str(), OsStr::new("--json")]).json();

@@ -26,6 +26,8 @@ fn builds_both_platforms_pushes_them_and_an_index_then_each_runs() {
         &[
             "--json",
             "--publish",
+            "--allow-push",
+            &format!("{registry_path}/"),
             "--store",
             out.path().join("artifacts").to_str().unwrap(),
             "--git-sha",
@@ -114,7 +116,17 @@ fn without_publish_images_are_tagged_not_pushed() {
         "determined",
         bare.path(),
         out.path(),
-        &["--json", "--opt", &format!("registry={reference}"), "--opt", "version=9.9", "--opt", "name=env"],
+        &[
+            "--json",
+            "--allow-push",
+            &format!("{reference}/"),
+            "--opt",
+            &format!("registry={reference}"),
+            "--opt",
+            "version=9.9",
+            "--opt",
+            "name=env",
+        ],
     );
     run.expect(0, &[]);
     let images = run.json()["platforms"][0]["artifacts"].clone();

@@ -6,6 +6,16 @@
 //! nothing outside the lent trees was read, written or retagged (marker files
 //! and image ids checked before and after), and no container is left.
 //!
-//! One module per hole, named after it.
+//! One module per hole, named after it, in `tests/tests/hostile/` (declared
+//! with `#[path]`: this file is the test binary's root).
 
+#[path = "hostile/artifacts.rs"]
+mod artifacts;
+#[path = "hostile/common.rs"]
 mod common;
+#[path = "hostile/image_network.rs"]
+mod image_network;
+#[path = "hostile/images.rs"]
+mod images;
+#[path = "hostile/output_files.rs"]
+mod output_files;

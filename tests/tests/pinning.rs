@@ -135,7 +135,7 @@ fn locked_refuses_a_changed_component_a_changed_version_and_a_changed_base_image
     hostbuild_tests::docker(&["tag", "hostbuild/bookworm:amd64", &tag]);
     let cuda = Project::new(&format!(
         "{}options = {{ base-image = \"{tag}\" }}\n",
-        path_entry("cuda", &plugin("cuda"), "container = true, gpu = true")
+        path_entry("cuda", &plugin("cuda"), "container = true, gpu = true, image-network = true")
     ));
     cuda.run(&["lock"]).expect(0, &[]);
     assert!(cuda.lock_text().contains(&format!("\"{tag}\" = \"sha256:")), "{}", cuda.lock_text());
@@ -153,7 +153,8 @@ fn a_wit_incompatible_plugin_is_refused_by_name() {
     p.run(&["lock"]).expect(5, &["hostbuild:platform@0.3.0"]);
 }
 
-const GREEDY_GRANTS: &str = "container = true, emulation = [\"arm\"], gpu = true, network = true, image-network = true, \
+const GREEDY_GRANTS: &str =
+    "container = true, emulation = [\"arm\"], gpu = true, network = true, image-network = true, \
                              publish = true, env = [\"GREEDY_TOKEN\"]";
 
 #[test]

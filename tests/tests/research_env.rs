@@ -26,6 +26,10 @@ with zipfile.ZipFile(sys.argv[1] + "/tinypkg-1.0-py3-none-any.whl", "w") as z:
     assert!(status.success());
 }
 
+/// What the project grants research-env: containers, apt/pip in its image
+/// builds, and tagging its images under `research-env/`.
+const IMAGE_GRANTS: &str = "container = true, image-network = true, publish = true, push = [\"research-env/\"]";
+
 /// The example project with a pip requirement, owned by uid 4321.
 fn project(grants: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     let src = example_copy("research-env");
@@ -61,7 +65,7 @@ fn owner(path: &Path) -> (u32, u32) {
 #[test]
 fn builds_runtime_and_dev_runs_as_the_user_with_data_and_freezes() {
     let hb = Hostbuild::new();
-    let (src, work) = project("container = true, write-source = true");
+    let (src, work) = project(&format!("{IMAGE_GRANTS}, write-source = true"));
     let source = src.path().to_str().unwrap();
     let run = as_user(&hb, work.path(), &["run", "research-env", "--source", source, "--out", "out", "--json"]);
     run.expect(0, &["wrote /work/out/result.txt: mean=3.00 numpy="]);
@@ -106,7 +110,7 @@ fn builds_runtime_and_dev_runs_as_the_user_with_data_and_freezes() {
 #[test]
 fn freeze_without_write_source_is_refused_with_the_fix() {
     let hb = Hostbuild::new();
-    let (src, work) = project("container = true");
+    let (src, work) = project(IMAGE_GRANTS);
     let source = src.path().to_str().unwrap();
     as_user(&hb, work.path(), &["run", "research-env", "--source", source, "--out", "out"]).expect(
         7,

@@ -44,7 +44,11 @@ pub fn build_all(force: bool) -> Result<()> {
             .status()
             .map_err(|e| hinted("cannot run the docker CLI", PREREQS, Some(e.into())))?;
         if !status.success() {
-            return Err(hinted(format!("docker build of {tag} failed"), format!("is dockerd running? {PREREQS}"), None));
+            return Err(hinted(
+                format!("docker build of {tag} failed"),
+                format!("is dockerd running? {PREREQS}"),
+                None,
+            ));
         }
         let got = architecture(tag).unwrap_or_default();
         if got != *expected {

@@ -119,7 +119,8 @@ fn workspace_root() -> Result<PathBuf> {
 /// the platforms' workspace.
 fn is_root(dir: &Path) -> bool {
     dir.join("platforms/Cargo.toml").is_file()
-        && std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]") && t.contains("\"xtask\""))
+        && std::fs::read_to_string(dir.join("Cargo.toml"))
+            .is_ok_and(|t| t.contains("[workspace]") && t.contains("\"xtask\""))
 }
 
 fn run(cli: Cli, root: &Path) -> Result<()> {

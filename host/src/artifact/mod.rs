@@ -3,6 +3,7 @@
 //! marks a set complete, and the characteristics that name a set.
 
 pub mod characteristics;
+pub mod checked;
 pub mod layout;
 pub mod manifest;
 pub mod meta;

@@ -2,22 +2,26 @@
 //! and their `.meta`, then write `manifest.json` create-only, last. Of many
 //! publishers racing for one set exactly one wins; the others fail before
 //! writing anything. `force` replaces an existing or half-written set.
+//! Only checked artifacts are published: open regular files whose size and
+//! sha256 are known, streamed to the store from the handle that was hashed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
+use super::checked::CheckedArtifact;
 use super::layout::{SetId, LOCK, MANIFEST};
 use super::manifest::{FileEntry, FileRole, Manifest};
 use super::meta;
-use crate::capabilities::artifacts::store::{HashingWriter, ObjectStore, StoreError};
+use crate::capabilities::artifacts::store::{ObjectStore, StoreError};
 
 /// What to publish.
 #[derive(Debug, Clone)]
-pub struct Publication {
+pub struct Publication<'a> {
     pub id: SetId,
-    pub primaries: Vec<PathBuf>,
-    pub licenses: Vec<PathBuf>,
-    pub dependencies: Vec<PathBuf>,
+    pub primaries: Vec<&'a CheckedArtifact>,
+    pub licenses: Vec<&'a CheckedArtifact>,
+    pub dependencies: Vec<&'a CheckedArtifact>,
     pub platform: Option<String>,
     pub plugin: Option<String>,
     pub force: bool,
@@ -31,8 +35,6 @@ pub enum PublishError {
     Claimed { store: String, dir: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot read {}: {source}", .path.display())]
-    Read { path: PathBuf, source: std::io::Error },
     #[error("publishing to {store} failed")]
     Store {
         store: String,
@@ -41,30 +43,23 @@ pub enum PublishError {
     },
 }
 
-/// A local file with its place in the set.
-struct Planned {
-    local: PathBuf,
+/// A checked file with its place in the set.
+struct Planned<'a> {
+    artifact: &'a CheckedArtifact,
     path: String,
     role: FileRole,
 }
 
-fn file_name(p: &Path) -> Result<String, PublishError> {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| PublishError::Invalid(format!("{} is not a file path", p.display())))
+/// A small file the host writes itself (lock, `.meta`, manifest), opened
+/// for the store.
+fn scratch_file(dir: &Path, name: &str, contents: &[u8]) -> Result<std::fs::File, StoreError> {
+    let path = dir.join(name);
+    let mut file = std::fs::File::create(&path).map_err(|e| StoreError::Io(e.to_string()))?;
+    file.write_all(contents).map_err(|e| StoreError::Io(e.to_string()))?;
+    std::fs::File::open(&path).map_err(|e| StoreError::Io(e.to_string()))
 }
 
-/// Size and sha256 of a file, read in a stream (files may be gigabytes).
-fn digest(path: &Path) -> Result<(u64, String), PublishError> {
-    let read = |source| PublishError::Read { path: path.into(), source };
-    let mut file = std::fs::File::open(path).map_err(read)?;
-    let mut sink = HashingWriter::new(std::io::sink());
-    std::io::copy(&mut file, &mut sink).map_err(read)?;
-    let fetched = sink.finish();
-    Ok((fetched.size, fetched.sha256))
-}
-
-pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifest, PublishError> {
+pub async fn publish(store: &dyn ObjectStore, p: &Publication<'_>) -> Result<Manifest, PublishError> {
     p.id.check().map_err(PublishError::Invalid)?;
     if p.primaries.is_empty() {
         return Err(PublishError::Invalid("nothing to publish: no primary file".into()));
@@ -78,11 +73,11 @@ pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifes
         (&p.dependencies, FileRole::Dependency, "dependencies/"),
     ] {
         for f in files {
-            let path = format!("{sub}{}", file_name(f)?);
+            let path = format!("{sub}{}", f.file_name());
             if plan.iter().any(|x: &Planned| x.path == path) {
                 return Err(PublishError::Invalid(format!("two files would be published as `{path}`")));
             }
-            plan.push(Planned { local: f.clone(), path, role });
+            plan.push(Planned { artifact: f, path, role });
         }
     }
 
@@ -90,10 +85,8 @@ pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifes
         return Err(PublishError::Exists { store: store.describe(), dir });
     }
     let scratch = tempfile::tempdir().map_err(|e| err(StoreError::Io(e.to_string())))?;
-    let lock = scratch.path().join("lock");
-    std::fs::write(&lock, format!("pid={} host={}\n", std::process::id(), hostname()))
-        .map_err(|e| err(StoreError::Io(e.to_string())))?;
-    let lock = std::fs::File::open(&lock).map_err(|e| err(StoreError::Io(e.to_string())))?;
+    let claim = format!("pid={} host={}\n", std::process::id(), hostname());
+    let lock = scratch_file(scratch.path(), "lock", claim.as_bytes()).map_err(err)?;
     match store.put(&format!("{dir}{LOCK}"), &lock, !p.force).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => {
@@ -116,9 +109,9 @@ pub async fn publish(store: &dyn ObjectStore, p: &Publication) -> Result<Manifes
 
 async fn upload(
     store: &dyn ObjectStore,
-    p: &Publication,
+    p: &Publication<'_>,
     dir: &str,
-    plan: &[Planned],
+    plan: &[Planned<'_>],
     scratch: &Path,
 ) -> Result<Manifest, PublishError> {
     let err = |source| PublishError::Store { store: store.describe(), source };
@@ -126,9 +119,8 @@ async fn upload(
     let mut entries = Vec::new();
     let mut sums = BTreeMap::new();
     for f in plan {
-        let (size, sha256) = digest(&f.local)?;
-        let file = std::fs::File::open(&f.local).map_err(|source| PublishError::Read { path: f.local.clone(), source })?;
-        store.put(&format!("{dir}{}", f.path), &file, false).await.map_err(err)?;
+        let (size, sha256) = (f.artifact.size, f.artifact.sha256.clone());
+        store.put(&format!("{dir}{}", f.path), f.artifact.file(), false).await.map_err(err)?;
         sums.insert(f.path.clone(), (size, sha256.clone()));
         entries.push(FileEntry { path: f.path.clone(), role: f.role, size, sha256 });
     }
@@ -151,11 +143,10 @@ async fn upload(
             props.insert(format!("size.{path}"), size.to_string());
         }
         let meta_path = format!("{}.meta", primary.path);
-        let local = scratch.join("meta");
-        std::fs::write(&local, meta::render(&props)).map_err(|e| err(StoreError::Io(e.to_string())))?;
-        let (size, sha256) = digest(&local)?;
-        let file = std::fs::File::open(&local).map_err(|e| err(StoreError::Io(e.to_string())))?;
+        let text = meta::render(&props);
+        let file = scratch_file(scratch, "meta", text.as_bytes()).map_err(err)?;
         store.put(&format!("{dir}{meta_path}"), &file, false).await.map_err(err)?;
+        let (size, sha256) = (text.len() as u64, sha256_hex(text.as_bytes()));
         entries.push(FileEntry { path: meta_path, role: FileRole::Meta, size, sha256 });
     }
     let manifest = Manifest {
@@ -166,13 +157,16 @@ async fn upload(
         created,
         files: entries,
     };
-    let local = scratch.join(MANIFEST);
-    std::fs::write(&local, manifest.to_json()).map_err(|e| err(StoreError::Io(e.to_string())))?;
-    let file = std::fs::File::open(&local).map_err(|e| err(StoreError::Io(e.to_string())))?;
+    let file = scratch_file(scratch, MANIFEST, &manifest.to_json()).map_err(err)?;
     match store.put(&format!("{dir}{MANIFEST}"), &file, !p.force).await {
         Err(StoreError::AlreadyExists(_)) => Err(PublishError::Exists { store: store.describe(), dir: dir.into() }),
         other => other.map_err(err).map(|()| manifest),
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn hostname() -> String {

@@ -40,6 +40,9 @@ pub async fn available(store: &dyn ObjectStore, commit: &str) -> Result<Vec<Stri
         .collect())
 }
 
+/// Largest `manifest.json` read: thousands of files' entries fit in far less.
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
 pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Manifest, PullError> {
     id.check().map_err(PullError::Invalid)?;
     let err = |source| PullError::Store { store: store.describe(), source };
@@ -55,10 +58,13 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
 
     let dir = id.dir();
     let manifest_file = staging.path().join(".manifest.json");
-    let create = |path: &Path| {
-        std::fs::File::create_new(path).map_err(|source| PullError::Write { path: path.into(), source })
+    let new_file = |path: &Path| std::fs::File::create_new(path);
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PullError::Write { path, source }
     };
-    match store.get(&format!("{dir}{MANIFEST}"), &create(&manifest_file)?).await {
+    let manifest_out = new_file(&manifest_file).map_err(write_err(&manifest_file))?;
+    match store.get(&format!("{dir}{MANIFEST}"), &manifest_out, MANIFEST_LIMIT).await {
         Ok(_) => {}
         Err(StoreError::NotFound(_)) => {
             return Err(PullError::NoSet {
@@ -86,7 +92,15 @@ pub async fn pull(store: &dyn ObjectStore, id: &SetId, dest: &Path) -> Result<Ma
         if let Some(p) = local.parent() {
             std::fs::create_dir_all(p).map_err(|source| PullError::Write { path: p.into(), source })?;
         }
-        let got = store.get(&format!("{dir}{}", f.path), &create(&local)?).await.map_err(err)?;
+        let got = store
+            .get(&format!("{dir}{}", f.path), &new_file(&local).map_err(write_err(&local))?, f.size)
+            .await
+            .map_err(|e| match e {
+            StoreError::TooLarge { .. } => {
+                PullError::Corrupt { file: f.path.clone(), problem: format!("larger than its {} bytes", f.size) }
+            }
+            e => err(e),
+        })?;
         if got.size != f.size || got.sha256 != f.sha256 {
             return Err(PullError::Corrupt {
                 file: f.path.clone(),

@@ -1,7 +1,10 @@
 //! `hostbuild artifacts push|pull|ls`: MXNet's `artifact_repository.py`,
 //! on the local directory store or S3.
 
+use std::path::PathBuf;
+
 use crate::artifact::characteristics::{self, NoCommit};
+use crate::artifact::checked::{CheckError, CheckedArtifact, Role};
 use crate::artifact::layout::{Linkage, SetId};
 use crate::artifact::publish::{publish, Publication};
 use crate::artifact::pull::{available, pull};
@@ -25,7 +28,27 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
             let id = set_id(set, &l)?;
-            let p = Publication { id, primaries: files, licenses, dependencies, platform: None, plugin: None, force };
+            let checked = tokio::task::spawn_blocking(move || -> Result<_, CheckError> {
+                let check = |paths: Vec<PathBuf>, role| -> Result<Vec<CheckedArtifact>, CheckError> {
+                    paths.iter().map(|p| CheckedArtifact::user_file(p, role, crate::interrupt::flag())).collect()
+                };
+                Ok((
+                    check(files, Role::Primary)?,
+                    check(licenses, Role::License)?,
+                    check(dependencies, Role::Dependency)?,
+                ))
+            })
+            .await??;
+            let (primaries, licenses, dependencies) = checked;
+            let p = Publication {
+                id,
+                primaries: primaries.iter().collect(),
+                licenses: licenses.iter().collect(),
+                dependencies: dependencies.iter().collect(),
+                platform: None,
+                plugin: None,
+                force,
+            };
             // On SIGINT/SIGTERM: let the upload stop at its next part and
             // abort itself (a few seconds at most), abort anything left, exit.
             let publishing = publish(store.as_ref(), &p);

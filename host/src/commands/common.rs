@@ -13,7 +13,7 @@ use crate::capabilities::container::images::{self, BuiltImage};
 use crate::capabilities::container::{binfmt_enabled, emulation_handler, DirMount, EngineError};
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::Lent;
-use crate::cli::{LendArgs, LimitArgs};
+use crate::cli::LimitArgs;
 use crate::description::{validate, PlatformInfo};
 use crate::project::config::Located;
 use crate::project::lock::Lockfile;
@@ -65,12 +65,12 @@ pub async fn open_arg(
 /// The directories lent to a plugin's containers and whether its source is
 /// writable: the project's `mounts` and `write-source` grant, then the
 /// command line's `--mount` and `--write-source`.
-pub fn lent_dirs(resolved: &Resolved, lend: &LendArgs) -> Result<(Vec<DirMount>, bool), Usage> {
-    let dirs = resolved.dirs(&lend.mounts).map_err(|message| Usage {
+pub fn lent_dirs(resolved: &Resolved, mounts: &[String], write_source: bool) -> Result<(Vec<DirMount>, bool), Usage> {
+    let dirs = resolved.dirs(mounts).map_err(|message| Usage {
         message,
         hint: "--mount NAME=DIR[:ro] (or `mounts` in hostbuild.toml) names an existing directory".into(),
     })?;
-    Ok((dirs, resolved.write_source(lend.write_source)))
+    Ok((dirs, resolved.write_source(write_source)))
 }
 
 /// The project of the current directory, read only when an argument is a

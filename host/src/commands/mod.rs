@@ -3,14 +3,14 @@
 mod artifacts;
 mod cache;
 mod clean;
-mod common;
+pub(crate) mod common;
 mod doctor;
 mod inspect;
 mod plugins;
 mod run;
 mod shell;
 
-pub use run::{shutdown_signal, Interrupted};
+pub use crate::interrupt::{shutdown_signal, Interrupted};
 
 use crate::cli::{Cli, Command};
 use crate::diagnostics::ExitStatus;

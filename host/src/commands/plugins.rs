@@ -191,7 +191,7 @@ async fn add(
 }
 
 /// `container`, `gpu`, `network`, `image-network`, `publish`, `write-source`,
-/// `emulation:ARCH`, `env:VAR`.
+/// `emulation:ARCH`, `env:VAR`, `push:PREFIX`.
 fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
     let mut grants = Grants::default();
     for word in words {
@@ -206,11 +206,12 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
                 grants.emulation.push(arch.into())
             }
             Some(("env", var)) if !var.is_empty() => grants.env.push(var.into()),
+            Some(("push", prefix)) if !prefix.is_empty() => grants.push.push(prefix.into()),
             _ => {
                 return Err(Usage {
                     message: format!("`{word}` is not a grant"),
                     hint: "grants: container, gpu, network, image-network, publish, write-source, \
-                           emulation:arm|arm64|amd64, env:VAR"
+                           emulation:arm|arm64|amd64, env:VAR, push:PREFIX"
                         .into(),
                 })
             }

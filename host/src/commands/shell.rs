@@ -11,12 +11,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{engine, lifecycle, EngineError, User};
+use crate::capabilities::container::{engine, lifecycle, naming, EngineError, User};
 use crate::capabilities::log::Console;
 use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve};
+use crate::output_tree::{LentDir, OutputTree};
 
 pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, false));
@@ -29,15 +30,15 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     lifecycle::reap_orphans(&docker).await;
     let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;
-    let output = args.out.join(format!("build.{}", o.info.name));
-    std::fs::create_dir_all(&output)?;
-    let output = std::fs::canonicalize(&output)?;
+    let tree = Arc::new(OutputTree::open(&args.out, &format!("build.{}", o.info.name))?);
+    let output = tree.host_path().to_path_buf();
     let allowed = resolved.grants(&o.info).allow(&o.info.capabilities);
     {
         // As in `run`: recipes may read the source (e.g. dependency lists).
         let lent = o.plugin.lent_mut();
         lent.allowed = Some(allowed.clone());
-        lent.workspace = Workspace::open(&source, &output).context("cannot open the source and output trees")?;
+        let source = LentDir::open_ambient(&source).context("cannot open the source directory")?;
+        lent.workspace = Workspace::new(source, tree.clone(), limits.memory_bytes as u64);
     }
     let recipes = o.plugin.image(&options).await?;
     let recipe = match &args.image {
@@ -58,13 +59,14 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
         cmd.args(["--label", &format!("{k}={v}")]);
     }
-    let (dirs, writable) = common::lent_dirs(&resolved, &args.lend)?;
+    let (dirs, writable) = common::lent_dirs(&resolved, &args.lend.mounts, args.lend.write_source)?;
     cmd.args(["-v", &format!("{}:/work/src{}", source.display(), if writable { "" } else { ":ro" })]);
     for d in &dirs {
         cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
     }
     cmd.args(["-v", &format!("{}:/work/out", output.display())]);
-    cmd.args(["-v", &format!("hostbuild-cache-{}:/work/cache", o.info.name)]);
+    let key = naming::plugin_key(&o.info.name, &resolved.identity(&o.loaded.sha256));
+    cmd.args(["-v", &format!("hostbuild-cache-{key}:/work/cache")]);
     cmd.args(["-e", "CCACHE_DIR=/work/cache", "-e", "HOME=/tmp", "-w", "/work/out", &image.tag]);
     cmd.args(if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() });
     let mode = if writable { "read-write" } else { "read-only" };

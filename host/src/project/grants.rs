@@ -36,6 +36,11 @@ pub struct Grants {
     /// dependency versions back). Never declared by a plugin: only granted.
     #[serde(default)]
     pub write_source: bool,
+    /// Registry/repository prefixes its image artifacts may be tagged and
+    /// pushed under, e.g. `["registry.example:5000/team/"]`. Never declared
+    /// by a plugin: only granted.
+    #[serde(default)]
+    pub push: Vec<String>,
 }
 
 /// One grant a plugin declared and the project did not give.
@@ -60,6 +65,7 @@ impl Grants {
             publish: declared.publish,
             env: declared.env_vars.clone(),
             write_source: false,
+            push: Vec::new(),
         }
     }
 
@@ -126,6 +132,7 @@ impl Grants {
         }
         words.extend(self.emulation.iter().map(|a| format!("emulation:{a}")));
         words.extend(self.env.iter().map(|v| format!("env:{v}")));
+        words.extend(self.push.iter().map(|p| format!("push:{p}")));
         words
     }
 }

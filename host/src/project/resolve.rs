@@ -168,6 +168,17 @@ impl Resolved {
         flag || self.entry.as_ref().is_some_and(|e| e.grants.write_source)
     }
 
+    /// Who this plugin is, beyond its name: the project's source for it
+    /// (which stays the same across versions), or the sha256 of the file
+    /// given directly. Cache volumes, recipe images and store prefixes are
+    /// keyed by it, so a same-named plugin from elsewhere never shares them.
+    pub fn identity(&self, wasm_sha256: &str) -> String {
+        match &self.entry {
+            Some(entry) => format!("source:{}", entry.source),
+            None => format!("sha256:{wasm_sha256}"),
+        }
+    }
+
     /// The grants that apply: the project's, or all that a direct file declares.
     pub fn grants(&self, info: &PlatformInfo) -> Grants {
         match &self.entry {

@@ -88,7 +88,7 @@ pub async fn fetch(source: &Source, dir: &Path, expected: Option<&str>) -> Resul
         Source::Http(url) => download(url, tmp.path()).await?.sha256,
         Source::S3 { store, key } => {
             let store = open_store(store).await.map_err(|e| SourceError::Failed(format!("{e:#}")))?;
-            let digest = store.get(key, tmp.as_file()).await.map_err(|e| match e {
+            let digest = store.get(key, tmp.as_file(), u64::MAX).await.map_err(|e| match e {
                 crate::capabilities::artifacts::store::StoreError::NotFound(_) => {
                     SourceError::NotFound(format!("{} has no object {key}", store.describe()))
                 }

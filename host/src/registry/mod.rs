@@ -1,6 +1,8 @@
 //! Container registries: the credentials of the docker config (never lent
-//! to a plugin) and publishing the images a platform reports as artifacts:
-//! tag, push each platform's image, push an OCI index over several.
+//! to a plugin), the checks an image artifact passes before anything is
+//! tagged (`checked`), and publishing: tag, push each platform's image,
+//! push an OCI index over several.
 
+pub mod checked;
 pub mod credentials;
 pub mod publish;

@@ -6,7 +6,7 @@
 //! index at `<reference>` names their manifests, so `docker pull` on either
 //! architecture gets its own. No buildx involved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
@@ -14,11 +14,10 @@ use futures::StreamExt;
 use oci_client::Reference;
 use sha2::{Digest, Sha256};
 
+use super::checked::CheckedImage;
 use super::credentials;
-use crate::capabilities::container::images::BuiltImage;
 use crate::capabilities::log::{Level, LogSink};
 use crate::project::oci;
-use crate::runtime::bindings::types::{Artifact, ArtifactRole};
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -26,95 +25,64 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("image artifact `{reference}` is not a valid image reference: {problem}")]
-    InvalidReference { reference: String, problem: String },
-    #[error("image artifact `{reference}` names image `{image}`, but the recipes built: {known}")]
-    UnknownImage { reference: String, image: String, known: String },
     #[error("cannot tag {reference}: {message}")]
     Tag { reference: String, message: String },
     #[error("pushing {reference} failed: {message}")]
     Push { reference: String, message: String },
 }
 
-/// One image artifact: where it goes and which built image it is.
-struct Wanted<'a> {
-    reference: &'a str,
-    image: &'a BuiltImage,
-    properties: BTreeMap<String, String>,
+/// What the run summary shows for one image: a tag made (and pushed), or
+/// the index over several.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedImage {
+    pub path: String,
+    pub role: &'static str,
+    pub platform: String,
+    /// The recipe image it tags (none for an index).
+    pub image: Option<String>,
+    /// The manifest digest in the registry; none when not pushed.
+    pub digest: Option<String>,
+    pub properties: BTreeMap<String, String>,
 }
 
-/// `amd64`, `arm64`, `armv7` from `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
-fn arch_of(platform: &str) -> String {
-    let mut parts = platform.split('/').skip(1);
-    let arch = parts.next().unwrap_or("unknown");
-    format!("{arch}{}", parts.next().unwrap_or(""))
-}
-
-/// `repository` and `tag` of a reference (`latest` when it has none).
-fn split(reference: &str) -> (&str, &str) {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (reference, "latest"),
-    }
-}
-
-/// Tags (and with `push`, pushes) every image artifact; returns what the
-/// run summary shows for each: reference, platform, digest, properties.
+/// Tags (and with `push`, pushes) checked image artifacts; several
+/// platforms under one reference get an OCI index there when pushed.
 pub async fn publish_images(
     docker: &bollard::Docker,
-    images: &HashMap<String, BuiltImage>,
-    artifacts: &[Artifact],
+    images: &[CheckedImage],
     push: bool,
     log: &dyn LogSink,
-) -> Result<Vec<serde_json::Value>, RegistryError> {
-    let mut groups: BTreeMap<&str, Vec<Wanted>> = BTreeMap::new();
-    for a in artifacts.iter().filter(|a| a.role == ArtifactRole::Image) {
-        let properties: BTreeMap<String, String> = a.properties.iter().cloned().collect();
-        let name = properties
-            .get("image")
-            .cloned()
-            .or_else(|| (images.len() == 1).then(|| images.keys().next().cloned()).flatten());
-        let image = name.as_ref().and_then(|n| images.get(n)).ok_or_else(|| {
-            let mut known: Vec<&str> = images.keys().map(String::as_str).collect();
-            known.sort();
-            RegistryError::UnknownImage {
-                reference: a.path.clone(),
-                image: name.clone().unwrap_or_else(|| "(no `image` property)".into()),
-                known: known.join(", "),
-            }
-        })?;
-        a.path
-            .parse::<Reference>()
-            .map_err(|e| RegistryError::InvalidReference { reference: a.path.clone(), problem: e.to_string() })?;
-        groups.entry(a.path.as_str()).or_default().push(Wanted { reference: &a.path, image, properties });
+) -> Result<Vec<PublishedImage>, RegistryError> {
+    let mut groups: BTreeMap<&str, Vec<&CheckedImage>> = BTreeMap::new();
+    for image in images {
+        groups.entry(image.reference.as_str()).or_default().push(image);
     }
     let mut out = Vec::new();
     for (reference, wanted) in groups {
         let several = wanted.len() > 1;
         let mut manifests = Vec::new();
         for w in &wanted {
-            let target =
-                if several { format!("{}-{}", w.reference, arch_of(&w.image.platform)) } else { w.reference.into() };
-            let (repo, tag) = split(&target);
+            let target = w.target.as_str();
+            let (repo, tag) = split(target);
             let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
             docker
                 .tag_image(&w.image.tag, Some(options))
                 .await
-                .map_err(|e| RegistryError::Tag { reference: target.clone(), message: e.to_string() })?;
-            let mut entry = serde_json::json!({
-                "path": target,
-                "role": "image",
-                "platform": w.image.platform,
-                "image": w.image.tag,
-                "digest": null,
-                "properties": w.properties,
-            });
+                .map_err(|e| RegistryError::Tag { reference: target.into(), message: e.to_string() })?;
+            let mut entry = PublishedImage {
+                path: target.into(),
+                role: "image",
+                platform: w.image.platform.clone(),
+                image: Some(w.image.tag.clone()),
+                digest: None,
+                properties: w.properties.clone(),
+            };
             if push {
                 log.line("hostbuild", Level::Info, &format!("pushing {target} ({})", w.image.platform));
-                push_tag(docker, repo, tag, &target).await?;
-                let (digest, size, media_type) = manifest_of(&target).await?;
+                push_tag(docker, repo, tag, target).await?;
+                let (digest, size, media_type) = manifest_of(target).await?;
                 log.line("hostbuild", Level::Info, &format!("pushed {target}@{digest}"));
-                entry["digest"] = digest.clone().into();
+                entry.digest = Some(digest.clone());
                 manifests.push(serde_json::json!({
                     "mediaType": media_type,
                     "digest": digest,
@@ -126,13 +94,14 @@ pub async fn publish_images(
         }
         if several {
             let platforms: Vec<&str> = wanted.iter().map(|w| w.image.platform.as_str()).collect();
-            let mut entry = serde_json::json!({
-                "path": reference,
-                "role": "image",
-                "platform": platforms.join(","),
-                "digest": null,
-                "properties": {"kind": "index"},
-            });
+            let mut entry = PublishedImage {
+                path: reference.into(),
+                role: "image",
+                platform: platforms.join(","),
+                image: None,
+                digest: None,
+                properties: BTreeMap::from([("kind".to_string(), "index".to_string())]),
+            };
             if push {
                 let digest = push_index(reference, &manifests).await?;
                 log.line(
@@ -140,12 +109,20 @@ pub async fn publish_images(
                     Level::Info,
                     &format!("pushed index {reference}@{digest} ({})", platforms.join(", ")),
                 );
-                entry["digest"] = digest.into();
+                entry.digest = Some(digest);
             }
             out.push(entry);
         }
     }
     Ok(out)
+}
+
+/// `repository` and `tag` of a reference (`latest` when it has none).
+fn split(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
 }
 
 /// `{"architecture": "arm", "os": "linux", "variant": "v7"}` from `linux/arm/v7`.
@@ -184,9 +161,9 @@ async fn push_tag(docker: &bollard::Docker, repo: &str, tag: &str, target: &str)
 
 /// Digest, size and media type of the manifest the registry holds for `target`.
 async fn manifest_of(target: &str) -> Result<(String, usize, String), RegistryError> {
-    let reference: Reference = target.parse().map_err(|e: oci_client::ParseError| RegistryError::InvalidReference {
+    let reference: Reference = target.parse().map_err(|e: oci_client::ParseError| RegistryError::Push {
         reference: target.into(),
-        problem: e.to_string(),
+        message: e.to_string(),
     })?;
     let (client, auth) = oci::connect(&reference);
     let (bytes, digest) =
@@ -223,8 +200,6 @@ mod tests {
 
     #[test]
     fn names_and_platforms() {
-        assert_eq!(arch_of("linux/arm/v7"), "armv7");
-        assert_eq!(arch_of("linux/arm64"), "arm64");
         assert_eq!(split("localhost:5000/team/env:py-3.11"), ("localhost:5000/team/env", "py-3.11"));
         assert_eq!(split("localhost:5000/team/env"), ("localhost:5000/team/env", "latest"));
         assert_eq!(

@@ -149,6 +149,8 @@ impl Platform for Determined {
             )
             .needs_container()
             .needs_image_network()
+            // Its images are artifacts: tagging (and pushing) them needs it.
+            .needs_publish()
             .needs_emulation(CpuArch::Arm64)
     }
 

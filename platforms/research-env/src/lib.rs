@@ -132,6 +132,8 @@ impl Platform for ResearchEnv {
             ))
             .needs_container()
             .needs_image_network()
+            // Its images are artifacts: tagging (and pushing) them needs it.
+            .needs_publish()
     }
 
     fn image(options: &Options) -> Result<Vec<ImageRecipe>> {

@@ -40,7 +40,8 @@ impl Marker {
         assert_eq!(now, self.contents, "{} was overwritten", self.path.display());
         let meta = std::fs::metadata(&self.path).expect("marker metadata");
         assert_eq!((meta.mtime(), meta.mtime_nsec()), self.mtime, "{} was modified", self.path.display());
-        let names: Vec<_> = std::fs::read_dir(self.dir()).expect("marker dir").flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(self.dir()).expect("marker dir").flatten().map(|e| e.file_name()).collect();
         assert_eq!(names.len(), 1, "something was written beside the marker: {names:?}");
     }
 }
@@ -73,4 +74,61 @@ pub fn image_id(reference: &str) -> Option<String> {
         .output()
         .expect("docker CLI runs");
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `hostbuild run <guest> --source SOURCE --out OUT EXTRA...` with `envs`,
+/// killed (and failed) after `limit`: an attack must never hang a run. Also
+/// checks that no container of that process is left.
+pub fn run_guest(
+    hb: &hostbuild_tests::Hostbuild,
+    guest: &str,
+    source: &Path,
+    out: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> hostbuild_tests::Run {
+    let mut cmd = hb.command();
+    cmd.arg("run").arg(hostbuild_tests::guest(guest)).arg("--source").arg(source).arg("--out").arg(out).args(extra);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let started = std::time::Instant::now();
+    let (done, waiter) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = match waiter.recv_timeout(limit) {
+        Ok(output) => output.expect("hostbuild runs"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("hostbuild did not finish within {limit:?}: the attack hung it");
+        }
+    };
+    let run = hostbuild_tests::Run::from(output);
+    assert!(
+        hostbuild_tests::containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty(),
+        "containers left running after {:?}",
+        started.elapsed()
+    );
+    run
+}
+
+/// Every file under a local store directory (its keys).
+pub fn store_keys(store: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pending = vec![store.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                pending.push(entry.path());
+            } else if let Ok(rel) = entry.path().strip_prefix(store) {
+                keys.push(rel.display().to_string());
+            }
+        }
+    }
+    keys.sort();
+    keys
 }

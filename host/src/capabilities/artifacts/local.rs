@@ -70,16 +70,22 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError> {
+    async fn get(&self, key: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError> {
         let src = self.path(key)?;
         let to = to.try_clone().map_err(|e| io(e, "the download's file"))?;
         let key = key.to_string();
         blocking(move || {
-            let mut reader = File::open(&src).map_err(|e| io(e, &key))?;
+            let reader = File::open(&src).map_err(|e| io(e, &key))?;
             let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, &to));
+            // Never more than the limit, even if the object grows meanwhile.
+            let mut reader = std::io::Read::take(reader, limit.saturating_add(1));
             std::io::copy(&mut reader, &mut writer).map_err(|e| io(e, &key))?;
             std::io::Write::flush(&mut writer).map_err(|e| io(e, &key))?;
-            Ok(writer.finish())
+            let digest = writer.finish();
+            if digest.size > limit {
+                return Err(StoreError::TooLarge { key, limit });
+            }
+            Ok(digest)
         })
         .await
     }

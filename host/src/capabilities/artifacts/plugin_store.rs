@@ -1,35 +1,34 @@
-//! The repository as a plugin sees it: keys under `plugins/<plugin>/`, files
-//! relative to its output tree, create-only publishing.
+//! The repository as a plugin sees it: keys under `plugins/<plugin key>/`
+//! (the plugin's name and identity, so a same-named plugin from elsewhere
+//! never reads or overwrites its objects), files relative to its output
+//! tree and reached only through [`OutputTree`], create-only publishing.
+//! Errors it sees name keys and relative paths, never host paths.
 
-use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::store::{check_key, ObjectStore, StoreError};
 use super::ArtifactStore;
+use crate::output_tree::{OutputTree, TreeError};
 use crate::runtime::bindings::artifacts::StoreError as WitError;
 
 pub struct PluginStore {
     store: Arc<dyn ObjectStore>,
-    plugin: String,
-    output: PathBuf,
+    prefix: String,
+    output: Arc<OutputTree>,
+    /// Largest file published or fetched.
+    limit: u64,
 }
 
 impl PluginStore {
-    pub fn new(store: Arc<dyn ObjectStore>, plugin: &str, output: PathBuf) -> Self {
-        Self { store, plugin: plugin.to_string(), output }
+    /// `plugin_key` names the plugin and its identity (see
+    /// `capabilities::container::naming::plugin_key`).
+    pub fn new(store: Arc<dyn ObjectStore>, plugin_key: &str, output: Arc<OutputTree>, limit: u64) -> Self {
+        Self { store, prefix: format!("plugins/{plugin_key}/"), output, limit }
     }
 
     fn key(&self, key: &str) -> Result<String, WitError> {
         check_key(key).map_err(|_| WitError::Invalid(format!("key `{key}` must be relative, without `..`")))?;
-        Ok(format!("plugins/{}/{key}", self.plugin))
-    }
-
-    fn file(&self, path: &str) -> Result<PathBuf, WitError> {
-        let p = Path::new(path);
-        if path.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
-            return Err(WitError::Invalid(format!("path `{path}` must be relative to the output tree, without `..`")));
-        }
-        Ok(self.output.join(p))
+        Ok(format!("{}{key}", self.prefix))
     }
 }
 
@@ -38,9 +37,26 @@ fn wit(e: StoreError) -> WitError {
         StoreError::NotFound(k) => WitError::NotFound(k),
         StoreError::AlreadyExists(k) => WitError::AlreadyExists(k),
         StoreError::InvalidKey(k) => WitError::Invalid(k),
-        // Never a credential: the store's messages name keys and causes only.
+        e @ StoreError::TooLarge { .. } => WitError::Invalid(e.to_string()),
+        // Never a credential or host path: the store's messages name keys
+        // and causes only.
         StoreError::Denied(m) | StoreError::Unreachable(m) | StoreError::Io(m) => WitError::Unavailable(m),
     }
+}
+
+fn tree(e: TreeError) -> WitError {
+    match e {
+        TreeError::NotFound(path) => WitError::NotFound(path),
+        TreeError::Io { .. } => WitError::Unavailable(e.to_string()),
+        other => WitError::Invalid(other.to_string()),
+    }
+}
+
+/// Runs file work of the output tree on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, WitError> + Send + 'static,
+) -> Result<T, WitError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| WitError::Unavailable(format!("file task failed: {e}")))?
 }
 
 #[async_trait::async_trait]
@@ -50,19 +66,20 @@ impl ArtifactStore for PluginStore {
     }
 
     async fn publish(&self, output_path: &str, key: &str) -> Result<(), WitError> {
-        let file = self.file(output_path)?;
         let key = self.key(key)?;
-        let file = std::fs::File::open(file).map_err(|e| WitError::Unavailable(e.to_string()))?;
+        let (output, path, limit) = (self.output.clone(), output_path.to_string(), self.limit);
+        let (file, _) = blocking(move || output.dir().open_regular(&path, limit).map_err(tree)).await?;
         self.store.put(&key, &file, true).await.map_err(wit)
     }
 
     async fn fetch(&self, key: &str, output_path: &str) -> Result<(), WitError> {
-        let file = self.file(output_path)?;
         let key = self.key(key)?;
-        let dir = file.parent().unwrap_or(&self.output);
-        std::fs::create_dir_all(dir).map_err(|e| WitError::Unavailable(e.to_string()))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WitError::Unavailable(e.to_string()))?;
-        self.store.get(&key, tmp.as_file()).await.map_err(wit)?;
-        tmp.persist(&file).map(drop).map_err(|e| WitError::Unavailable(e.error.to_string()))
+        let (output, path) = (self.output.clone(), output_path.to_string());
+        let mut new = blocking(move || output.dir().create(&path).map_err(tree)).await?;
+        let got = self.store.get(&key, new.file(), self.limit).await.map_err(wit)?;
+        if got.size > self.limit {
+            return Err(WitError::Invalid(format!("object `{key}` is larger than {} bytes", self.limit)));
+        }
+        blocking(move || new.commit().map_err(tree)).await
     }
 }

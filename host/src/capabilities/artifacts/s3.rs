@@ -262,17 +262,25 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError> {
+    async fn get(&self, key: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError> {
         use tokio::io::AsyncWriteExt;
         let full = self.full(key)?;
         let object =
             self.client.get_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| self.error(key, e))?;
+        let too_large = || StoreError::TooLarge { key: key.to_string(), limit };
+        if object.content_length().is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > limit) {
+            return Err(too_large());
+        }
         let mut body = object.body;
         let file = to.try_clone().map_err(|e| StoreError::Io(format!("the download's file: {e}")))?;
-        let mut sink = HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file)));
+        let mut sink =
+            HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file)));
         let write_failed = |e: std::io::Error| StoreError::Io(format!("writing {key}: {e}"));
         while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
             sink.update(&chunk);
+            if sink.size > limit {
+                return Err(too_large());
+            }
             sink.inner.write_all(&chunk).await.map_err(write_failed)?;
         }
         sink.inner.flush().await.map_err(write_failed)?;

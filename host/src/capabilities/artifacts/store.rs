@@ -23,6 +23,8 @@ pub enum StoreError {
     Unreachable(String),
     #[error("invalid key `{0}`")]
     InvalidKey(String),
+    #[error("object `{key}` is larger than {limit} bytes")]
+    TooLarge { key: String, limit: u64 },
     #[error("{0}")]
     Io(String),
 }
@@ -37,8 +39,9 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError>;
     /// Downloads an object into `to` (an empty file open for writing,
     /// written from offset 0) and returns its size and sha256, computed
-    /// while it streams.
-    async fn get(&self, key: &str, to: &File) -> Result<FileDigest, StoreError>;
+    /// while it streams. An object over `limit` bytes is refused (store
+    /// contents are not trusted to be the size anyone expects).
+    async fn get(&self, key: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError>;
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;

@@ -20,6 +20,12 @@ use crate::runtime::bindings::types::ImageRecipe;
 const LABEL_RECIPE: &str = "hostbuild.recipe";
 const LABEL_INPUTS: &str = "hostbuild.inputs";
 
+/// The plugin a recipe image was built for (what `build` got as `plugin`),
+/// read from the image's labels; `None` for images hostbuild did not build.
+pub fn recipe_owner(labels: &HashMap<String, String>) -> Option<&str> {
+    labels.get(LABEL_RECIPE)?.rsplit_once('/').map(|(owner, _)| owner)
+}
+
 /// An image ready for steps.
 #[derive(Debug, Clone)]
 pub struct BuiltImage {

@@ -11,6 +11,7 @@ pub mod engine;
 mod host;
 pub mod images;
 pub mod lifecycle;
+pub mod naming;
 mod unavailable;
 
 pub use dirs::DirMount;

@@ -1,7 +1,8 @@
 use std::time::Instant;
 
-use super::{EntryKind, FsError};
-use crate::runtime::bindings::workspace::{Entry, EntryKind as WitKind, FsError as WitError, Host, Tree};
+use super::FsError;
+use crate::output_tree::{Entry as TreeEntry, Kind};
+use crate::runtime::bindings::workspace::{Entry, EntryKind, FsError as WitError, Host, Tree};
 use crate::runtime::HostState;
 
 fn wit_error(e: FsError) -> WitError {
@@ -13,12 +14,12 @@ fn wit_error(e: FsError) -> WitError {
     }
 }
 
-fn wit_entry(e: super::Entry) -> Entry {
+fn wit_entry(e: TreeEntry) -> Entry {
     let kind = match e.kind {
-        EntryKind::File => WitKind::File,
-        EntryKind::Directory => WitKind::Directory,
-        EntryKind::Symlink => WitKind::Symlink,
-        EntryKind::Other => WitKind::Other,
+        Kind::File => EntryKind::File,
+        Kind::Directory => EntryKind::Directory,
+        Kind::Symlink => EntryKind::Symlink,
+        Kind::Other => EntryKind::Other,
     };
     Entry { name: e.name, kind, size: e.size, executable: e.executable }
 }

@@ -1,0 +1,25 @@
+//! Names of what hostbuild keeps for a plugin between runs (cache volumes,
+//! recipe images, store prefixes), keyed by the plugin's name and identity
+//! so a same-named plugin from elsewhere never shares them.
+
+use sha2::{Digest, Sha256};
+
+/// `<name>-<12 hex digits of the identity's sha256>`; the identity is the
+/// project's source for the plugin, or the sha256 of a file given directly
+/// (`project::resolve::Resolved::identity`).
+pub fn plugin_key(name: &str, identity: &str) -> String {
+    let digest = hex::encode(Sha256::digest(identity.as_bytes()));
+    format!("{name}-{}", &digest[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plugin_key;
+
+    #[test]
+    fn same_name_other_identity_other_key() {
+        assert_eq!(plugin_key("armv7", "source:a"), plugin_key("armv7", "source:a"));
+        assert_ne!(plugin_key("armv7", "source:a"), plugin_key("armv7", "source:b"));
+        assert!(plugin_key("armv7", "x").starts_with("armv7-"));
+    }
+}

@@ -1,0 +1,39 @@
+//! `image()` answers, checked before anything is built.
+
+use crate::description::arch_name;
+use crate::runtime::bindings::types::{Capabilities, CpuArch, ImageRecipe};
+use crate::runtime::CallError;
+
+/// Refuses recipes a well-formed plugin cannot return, and recipes for an
+/// architecture the plugin may not emulate (not declared, or not granted).
+pub fn check(plugin: &str, recipes: &[ImageRecipe], allowed: &Capabilities) -> Result<(), CallError> {
+    let malformed = |problem: String| CallError::Malformed { plugin: plugin.into(), call: "image", problem };
+    if !recipes.is_empty() && !allowed.container {
+        return Err(malformed(
+            "it returned image recipes but may not use containers (not declared or not granted)".into(),
+        ));
+    }
+    for (i, r) in recipes.iter().enumerate() {
+        if r.name.is_empty() || recipes[..i].iter().any(|p| p.name == r.name) {
+            return Err(malformed(format!("image recipe name `{}` is empty or repeated", r.name)));
+        }
+        if let Some(arch) = emulated_arch(&r.platform).filter(|a| !allowed.emulation.contains(a)) {
+            return Err(malformed(format!(
+                "access denied: image `{}` is for {} but emulation of {} was not declared or not granted",
+                r.name,
+                r.platform,
+                arch_name(arch)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The architecture a recipe platform needs emulated on this (amd64) host.
+fn emulated_arch(platform: &str) -> Option<CpuArch> {
+    match platform {
+        p if p.starts_with("linux/arm64") || p.starts_with("linux/aarch64") => Some(CpuArch::Arm64),
+        p if p.starts_with("linux/arm") => Some(CpuArch::Arm),
+        _ => None,
+    }
+}
