@@ -12,7 +12,7 @@ fn inspect_shows_the_gpu_capability_and_the_cuda_options() {
     let run = hb.run(["inspect", &cuda, "--json"]);
     run.expect(0, &[]);
     let v = run.json();
-    assert_eq!(v["capabilities"], serde_json::json!(["container", "gpu"]));
+    assert_eq!(v["capabilities"], serde_json::json!(["container", "gpu", "image-network"]));
     let options = v["options"].as_array().unwrap();
     let choice = options.iter().find(|o| o["name"] == "cuda").unwrap();
     assert_eq!(choice["default"], "13.0");

@@ -90,7 +90,7 @@ PY
 fn recipes_pick_conda_on_cuda_bases_and_a_venv_on_debian() {
     let hb = Hostbuild::new();
     let v = inspect_images(&hb, "pytorch-wheel", &["cuda=12.1", "python=3.10"]);
-    assert_eq!(v["capabilities"], serde_json::json!(["container"]));
+    assert_eq!(v["capabilities"], serde_json::json!(["container", "image-network"]));
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 1, "conda builds check in the builder image");
     assert_eq!(images[0]["base_image"], "nvidia/cuda:12.1.1-devel-ubuntu22.04");
