@@ -238,6 +238,9 @@ pub struct ShellArgs {
     #[arg(long = "opt", value_name = "KEY=VALUE")]
     pub options: Vec<RawOption>,
 
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
     /// Command to run instead of `bash`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -349,6 +352,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_gpu: bool,
 
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
     /// Size cap of each platform's ccache volume.
     #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
     pub ccache_size: String,
@@ -400,6 +406,17 @@ pub struct LendArgs {
     /// `write-source` grant gives a project's plugin).
     #[arg(long)]
     pub write_source: bool,
+}
+
+/// The network as it is: a TLS-intercepting proxy's CA (`run` and `shell`).
+#[derive(Debug, Args, Clone)]
+pub struct TrustArgs {
+    /// A CA bundle (PEM, e.g. /etc/ssl/certs/ca-certificates.crt) every image
+    /// trusts: put into each build and its trust store, and named by
+    /// SSL_CERT_FILE, REQUESTS_CA_BUNDLE, PIP_CERT, CURL_CA_BUNDLE and conda's
+    /// ssl_verify. For a proxy that re-signs TLS. Changing it rebuilds images.
+    #[arg(long, env = "HOSTBUILD_CA_BUNDLE", value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Limits every plugin call runs under.

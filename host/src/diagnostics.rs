@@ -9,6 +9,7 @@ use crate::artifact::publish::PublishError;
 use crate::artifact::pull::PullError;
 use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::store::StoreError;
+use crate::capabilities::container::trust::TrustError;
 use crate::capabilities::container::EngineError;
 use crate::options::OptionError;
 use crate::output_tree::OutputTreeError;
@@ -114,6 +115,10 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return Some(engine_error(e));
+    }
+    if e.downcast_ref::<TrustError>().is_some() {
+        let hint = "--ca-bundle (HOSTBUILD_CA_BUNDLE) names a PEM bundle such as /etc/ssl/certs/ca-certificates.crt";
+        return Some((ExitStatus::Usage, Some(hint.into())));
     }
     if let Some(e) = e.downcast_ref::<crate::commands::Interrupted>() {
         let status = if e.signal == "SIGTERM" { ExitStatus::Terminated } else { ExitStatus::Interrupted };
@@ -403,9 +408,17 @@ fn engine_error(e: &EngineError) -> (ExitStatus, Option<String>) {
             ExitStatus::Unavailable,
             Some("make the offline base images with `cargo xtask images` (scripts/prereqs.sh does)".into()),
         ),
-        EngineError::ImageBuild { tail, .. } => {
-            let tail: Vec<&str> = tail.iter().rev().take(15).rev().map(String::as_str).collect();
-            (ExitStatus::StepFailed, Some(format!("last lines of the image build:\n  {}", tail.join("\n  "))))
+        EngineError::ImageBuild { message, tail, .. } => {
+            let shown: Vec<&str> = tail.iter().rev().take(15).rev().map(String::as_str).collect();
+            let mut hint = format!("last lines of the image build:\n  {}", shown.join("\n  "));
+            if tls_refused(message, tail) {
+                hint.push_str(
+                    "\n  the build could not verify a TLS certificate: behind a TLS-intercepting proxy, lend its \
+                     CA to the images with --ca-bundle /etc/ssl/certs/ca-certificates.crt (or HOSTBUILD_CA_BUNDLE, \
+                     or `ca-bundle` under [engine] in hostbuild.toml)",
+                );
+            }
+            (ExitStatus::StepFailed, Some(hint))
         }
         EngineError::InvalidRecipe { .. } => (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into())),
         EngineError::NoEmulation { handler, .. } => (
@@ -426,6 +439,22 @@ fn engine_error(e: &EngineError) -> (ExitStatus, Option<String>) {
             (ExitStatus::Unavailable, Some(format!("`hostbuild doctor` checks the engine; {prereqs}")))
         }
     }
+}
+
+/// Whether an image build failed on a certificate it could not verify (pip,
+/// curl, conda, apt and git each say it their way).
+fn tls_refused(message: &str, tail: &[String]) -> bool {
+    const SIGNS: &[&str] = &[
+        "CERTIFICATE_VERIFY_FAILED",
+        "certificate verify failed",
+        "SSL certificate problem",
+        "self-signed certificate in certificate chain",
+        "self signed certificate in certificate chain",
+        "unable to get local issuer certificate",
+        "server certificate verification failed",
+        "SSLCertVerificationError",
+    ];
+    std::iter::once(message).chain(tail.iter().map(String::as_str)).any(|l| SIGNS.iter().any(|s| l.contains(s)))
 }
 
 fn call_error(e: &CallError) -> (ExitStatus, Option<String>) {

@@ -214,6 +214,7 @@ fn gpu_request_has_the_shape_of_docker_run_gpus() {
         source_writable: false,
         dirs: vec![],
         ccache_size: "10G".into(),
+        proxies: vec![],
     };
     let step = Step {
         name: "smi".into(),

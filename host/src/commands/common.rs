@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use super::Usage;
 use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::images::{self, BuiltImage};
+use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{binfmt_enabled, emulation_handler, DirMount, EngineError};
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::Lent;
@@ -107,14 +108,16 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
 }
 
 /// How a plugin's images are built.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ImageBuild {
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBuild<'a> {
     /// Say which input changed when an image is rebuilt.
     pub explain: bool,
     /// GPU platforms need the NVIDIA runtime (false with `--no-gpu`).
     pub gpu: bool,
     /// `RUN` lines have network (the `image-network` grant); else none.
     pub network: bool,
+    /// The CA bundle and proxies lent to every image.
+    pub trust: &'a Trust,
 }
 
 /// Checks what the recipes need from this machine (GPU runtime unless
@@ -125,7 +128,7 @@ pub async fn build_images(
     info: &PlatformInfo,
     recipes: &[ImageRecipe],
     log: &dyn LogSink,
-    how: ImageBuild,
+    how: ImageBuild<'_>,
 ) -> Result<HashMap<String, BuiltImage>, EngineError> {
     if how.gpu && info.capabilities.gpu && !engine.runtimes.iter().any(|r| r == "nvidia") {
         let runtimes = engine.runtimes.join(", ");
@@ -138,7 +141,10 @@ pub async fn build_images(
     }
     let mut images = HashMap::new();
     for r in recipes {
-        images.insert(r.name.clone(), images::build(docker, &info.name, r, log, how.explain, how.network).await?);
+        images.insert(
+            r.name.clone(),
+            images::build(docker, &info.name, r, log, how.explain, how.network, how.trust).await?,
+        );
     }
     Ok(images)
 }

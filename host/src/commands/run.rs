@@ -12,6 +12,7 @@ use super::{common, Usage};
 use crate::artifact::characteristics;
 use crate::capabilities::artifacts::open::open as open_store;
 use crate::capabilities::artifacts::store::ObjectStore;
+use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{engine, lifecycle, EngineError};
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::cli::RunArgs;
@@ -77,6 +78,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         ccache_size: args.ccache_size.clone(),
         max_artifact_size: args.max_artifact_size.bytes(),
         limits,
+        trust: Trust::new(args.trust.ca_bundle.as_deref())?,
         engine: engine.clone(),
         log: log.clone(),
     });

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
+use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{engine, lifecycle, naming, EngineError, User};
 use crate::capabilities::log::Console;
 use crate::capabilities::workspace::Workspace;
@@ -49,7 +50,8 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
-    let how = common::ImageBuild { explain: false, gpu: false, network: allowed.image_network };
+    let trust = Trust::new(args.trust.ca_bundle.as_deref())?;
+    let how = common::ImageBuild { explain: false, gpu: false, network: allowed.image_network, trust: &trust };
     let images = common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), how).await?;
     let image = &images[&recipe.name];
     let run_id = format!("shell-{}", std::process::id());

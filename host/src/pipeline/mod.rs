@@ -30,6 +30,7 @@ use std::time::Instant;
 use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::EngineInfo;
+use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{naming, DirMount, DockerBackend, StepHost, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Level, LogSink};
@@ -69,6 +70,8 @@ pub struct RunSettings {
     /// Largest artifact file checked, published or fetched.
     pub max_artifact_size: u64,
     pub limits: Limits,
+    /// The CA bundle and proxies lent to image builds and networked steps.
+    pub trust: Trust,
     pub engine: Option<(bollard::Docker, EngineInfo)>,
     pub log: Arc<dyn LogSink>,
 }
@@ -131,7 +134,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
                 log.line("hostbuild", Level::Warn, &warning);
             }
         }
-        let how = ImageBuild { explain: run.explain, gpu: !run.no_gpu, network: caps.image_network };
+        let how = ImageBuild { explain: run.explain, gpu: !run.no_gpu, network: caps.image_network, trust: &run.trust };
         built = common::build_images(docker, info, &o.info, &recipes, log.as_ref(), how).await?;
         let (dirs, source_writable): (Vec<DirMount>, bool) =
             common::lent_dirs(&resolved, &run.mounts, run.write_source)?;
@@ -148,6 +151,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             source_writable,
             dirs,
             ccache_size: run.ccache_size.clone(),
+            proxies: run.trust.proxies().to_vec(),
         };
         o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));
     }

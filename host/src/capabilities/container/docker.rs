@@ -44,6 +44,8 @@ pub struct StepHost {
     pub dirs: Vec<super::DirMount>,
     /// ccache's size cap, e.g. `10G`.
     pub ccache_size: String,
+    /// The host's proxy variables, given to steps that have network.
+    pub proxies: Vec<(String, String)>,
 }
 
 pub struct DockerBackend {
@@ -149,6 +151,13 @@ pub fn container_body(step: &Step, host: &StepHost) -> Result<(ContainerCreateBo
     }
     if !has_env(&env, "HOME") {
         env.push("HOME=/tmp".into());
+    }
+    if host.network {
+        for (k, v) in &host.proxies {
+            if !has_env(&env, k) {
+                env.push(format!("{k}={v}"));
+            }
+        }
     }
     let device_requests = step.gpu.as_ref().filter(|_| host.gpu).map(|g| {
         let caps =

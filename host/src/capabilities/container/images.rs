@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::trust::Trust;
 use super::EngineError;
 use crate::capabilities::log::{Level, LogSink};
 use crate::runtime::bindings::types::ImageRecipe;
@@ -118,7 +119,11 @@ pub async fn build(
     log: &dyn LogSink,
     explain: bool,
     network: bool,
+    trust: &Trust,
 ) -> Result<BuiltImage, EngineError> {
+    // The recipe as built: the CA bundle lent, if any, is part of it (and of
+    // its content hash).
+    let recipe = &trust.apply(recipe);
     let source = format!("{plugin}:image:{}", recipe.name);
     let base_id = match docker.inspect_image(&recipe.base_image).await {
         Ok(image) => image.id.unwrap_or_default(),
@@ -159,7 +164,16 @@ pub async fn build(
         // granted: a recipe may carry source files, and a networked RUN
         // line could send them anywhere.
         .networkmode(if network { "default" } else { "none" })
-        .buildargs(&recipe.build_args.iter().cloned().collect())
+        // Docker's predefined proxy args stay out of the image and of its
+        // cache key; they are not recipe inputs either.
+        .buildargs(
+            &recipe
+                .build_args
+                .iter()
+                .cloned()
+                .chain(network.then(|| trust.proxies().to_vec()).into_iter().flatten())
+                .collect(),
+        )
         .labels(&labels)
         .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));

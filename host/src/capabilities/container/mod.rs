@@ -12,6 +12,7 @@ mod host;
 pub mod images;
 pub mod lifecycle;
 pub mod naming;
+pub mod trust;
 mod unavailable;
 
 pub use dirs::DirMount;
