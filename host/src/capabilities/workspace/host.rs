@@ -25,10 +25,19 @@ fn wit_entry(e: TreeEntry) -> Entry {
 }
 
 impl HostState {
-    /// Runs a workspace operation, counting its time as host time.
-    fn files<R>(&mut self, f: impl FnOnce(&super::Workspace) -> Result<R, FsError>) -> Result<R, WitError> {
+    /// Runs a workspace operation on a blocking thread (a read may be large;
+    /// a signal must still stop the run meanwhile), counting its time as
+    /// host time.
+    async fn files<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&super::Workspace) -> Result<R, FsError> + Send + 'static,
+    ) -> Result<R, WitError> {
         let started = Instant::now();
-        let result = f(&self.lent.workspace).map_err(wit_error);
+        let workspace = self.lent.workspace.clone();
+        let result = match tokio::task::spawn_blocking(move || f(&workspace)).await {
+            Ok(result) => result.map_err(wit_error),
+            Err(e) => Err(WitError::Io(format!("file task failed: {e}"))),
+        };
         self.clock.host_call_ended(started);
         result
     }
@@ -36,18 +45,19 @@ impl HostState {
 
 impl Host for HostState {
     async fn read_file(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Vec<u8>, WitError>> {
-        Ok(self.files(|ws| ws.read(tree == Tree::Output, &path)))
+        Ok(self.files(move |ws| ws.read(tree == Tree::Output, &path)).await)
     }
 
     async fn list_dir(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Vec<Entry>, WitError>> {
-        Ok(self.files(|ws| ws.list(tree == Tree::Output, &path)).map(|v| v.into_iter().map(wit_entry).collect()))
+        let listed = self.files(move |ws| ws.list(tree == Tree::Output, &path)).await;
+        Ok(listed.map(|v| v.into_iter().map(wit_entry).collect()))
     }
 
     async fn metadata(&mut self, tree: Tree, path: String) -> wasmtime::Result<Result<Entry, WitError>> {
-        Ok(self.files(|ws| ws.metadata(tree == Tree::Output, &path)).map(wit_entry))
+        Ok(self.files(move |ws| ws.metadata(tree == Tree::Output, &path)).await.map(wit_entry))
     }
 
     async fn write_file(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.files(|ws| ws.write(&path, &contents)))
+        Ok(self.files(move |ws| ws.write(&path, &contents)).await)
     }
 }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use crate::output_tree::{Entry, LentDir, OutputTree, TreeError};
 
 /// The two trees a plugin may touch; either may be absent (e.g. during
-/// `describe`), and then every access is refused.
-#[derive(Default)]
+/// `describe`), and then every access is refused. Cheap to clone: file work
+/// runs on a blocking thread with a clone.
+#[derive(Default, Clone)]
 pub struct Workspace {
-    source: Option<LentDir>,
+    source: Option<Arc<LentDir>>,
     output: Option<Arc<OutputTree>>,
     /// Largest file a read may return: the plugin's memory limit (a larger
     /// file could not be lent to it anyway).
@@ -50,11 +51,11 @@ impl Workspace {
     /// Lends `source` (read-only) and `output`; reads return at most
     /// `read_limit` bytes.
     pub fn new(source: LentDir, output: Arc<OutputTree>, read_limit: u64) -> Self {
-        Self { source: Some(source), output: Some(output), read_limit }
+        Self { source: Some(Arc::new(source)), output: Some(output), read_limit }
     }
 
     fn tree(&self, output: bool) -> Result<&LentDir, FsError> {
-        let dir = if output { self.output.as_deref().map(OutputTree::dir) } else { self.source.as_ref() };
+        let dir = if output { self.output.as_deref().map(OutputTree::dir) } else { self.source.as_deref() };
         dir.ok_or_else(|| FsError::NotPermitted("no workspace is open during this call".into()))
     }
 
