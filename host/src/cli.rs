@@ -239,7 +239,7 @@ pub struct ShellArgs {
     pub options: Vec<RawOption>,
 
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub engine: EngineArgs,
 
     /// Command to run instead of `bash`.
     #[arg(last = true, value_name = "COMMAND")]
@@ -342,7 +342,7 @@ pub struct RunArgs {
     /// Largest artifact file hostbuild checks, hashes, publishes or fetches
     /// for a plugin; a larger (or sparse, endless) file is refused.
     #[arg(long, env = "HOSTBUILD_MAX_ARTIFACT_SIZE", default_value = "64G", value_name = "SIZE")]
-    pub max_artifact_size: crate::size::Size,
+    pub max_artifact_size: crate::units::Size,
 
     #[command(flatten)]
     pub lend: LendArgs,
@@ -353,7 +353,7 @@ pub struct RunArgs {
     pub no_gpu: bool,
 
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub engine: EngineArgs,
 
     /// Size cap of each platform's ccache volume.
     #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
@@ -408,9 +408,24 @@ pub struct LendArgs {
     pub write_source: bool,
 }
 
-/// The network as it is: a TLS-intercepting proxy's CA (`run` and `shell`).
+/// How containers run (`run` and `shell`); each flag wins over the same key
+/// of `[engine]` in ./hostbuild.toml.
 #[derive(Debug, Args, Clone)]
-pub struct TrustArgs {
+pub struct EngineArgs {
+    /// Memory limit of every container hostbuild starts (no swap beyond it),
+    /// e.g. 8G [default: 3/4 of this machine's memory].
+    #[arg(long, env = "HOSTBUILD_MEMORY", value_name = "SIZE")]
+    pub memory: Option<crate::units::Size>,
+
+    /// Most processes in every container hostbuild starts [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<i64>,
+
+    /// Longest a step may run, e.g. 90s, 30m, 2h; a step over it is stopped
+    /// and fails with status 124 [default: no limit].
+    #[arg(long, env = "HOSTBUILD_STEP_TIMEOUT", value_name = "DURATION")]
+    pub step_timeout: Option<crate::units::Span>,
+
     /// A CA bundle (PEM, e.g. /etc/ssl/certs/ca-certificates.crt) every image
     /// trusts: put into each build and its trust store, and named by
     /// SSL_CERT_FILE, REQUESTS_CA_BUNDLE, PIP_CERT, CURL_CA_BUNDLE and conda's

@@ -20,4 +20,4 @@ pub mod pipeline;
 pub mod project;
 pub mod registry;
 pub mod runtime;
-pub mod size;
+pub mod units;

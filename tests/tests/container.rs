@@ -193,6 +193,7 @@ fn gpu_request_of_an_undeclared_plugin_is_denied_at_the_call() {
 
 #[test]
 fn gpu_request_has_the_shape_of_docker_run_gpus() {
+    use hostbuild::capabilities::container::hardening::ContainerLimits;
     use hostbuild::capabilities::container::images::BuiltImage;
     use hostbuild::capabilities::container::{container_body, StepHost, User};
     use hostbuild::runtime::bindings::container::{GpuRequest, Step};
@@ -215,6 +216,8 @@ fn gpu_request_has_the_shape_of_docker_run_gpus() {
         dirs: vec![],
         ccache_size: "10G".into(),
         proxies: vec![],
+        limits: ContainerLimits { memory_bytes: 512 << 20, pids: 100 },
+        step_timeout: None,
     };
     let step = Step {
         name: "smi".into(),

@@ -13,9 +13,19 @@
 mod artifacts;
 #[path = "hostile/common.rs"]
 mod common;
+#[path = "hostile/gpu_env.rs"]
+mod gpu_env;
 #[path = "hostile/image_network.rs"]
 mod image_network;
 #[path = "hostile/images.rs"]
 mod images;
 #[path = "hostile/output_files.rs"]
 mod output_files;
+#[path = "hostile/poisoning.rs"]
+mod poisoning;
+#[path = "hostile/privileges.rs"]
+mod privileges;
+#[path = "hostile/reaping.rs"]
+mod reaping;
+#[path = "hostile/step_logs.rs"]
+mod step_logs;

@@ -11,7 +11,7 @@ use crate::capabilities::container::{engine, EngineError};
 use crate::cli::{CacheArgs, CacheCommand};
 use crate::diagnostics::ExitStatus;
 
-const LABEL: &str = "hostbuild.cache";
+use crate::capabilities::container::naming::LABEL_CACHE as LABEL;
 
 pub async fn cache(args: CacheArgs, compile_cache: &Path) -> anyhow::Result<ExitStatus> {
     let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;

@@ -9,12 +9,13 @@ use anyhow::Context as _;
 
 use super::Usage;
 use crate::capabilities::container::engine::EngineInfo;
+use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::images::{self, BuiltImage};
 use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{binfmt_enabled, emulation_handler, DirMount, EngineError};
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::Lent;
-use crate::cli::LimitArgs;
+use crate::cli::{EngineArgs, LimitArgs};
 use crate::description::{validate, PlatformInfo};
 use crate::project::config::Located;
 use crate::project::lock::Lockfile;
@@ -35,6 +36,44 @@ pub fn limits(args: &LimitArgs) -> anyhow::Result<Limits> {
         .filter(|d| !d.is_zero())
         .context("--plugin-time-limit must be a positive number of seconds")?;
     Ok(Limits { memory_bytes: args.plugin_memory_limit.saturating_mul(1 << 20), time })
+}
+
+/// How containers run: the command line's flags over `[engine]` of
+/// ./hostbuild.toml (read whenever it exists, also for plugin files).
+pub struct EngineSettings {
+    pub limits: ContainerLimits,
+    pub step_timeout: Option<Duration>,
+    pub trust: Trust,
+}
+
+pub fn engine_settings(args: &EngineArgs) -> anyhow::Result<EngineSettings> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let located = crate::project::config::Located::read(&cwd)?;
+    let (file, dir) = match &located {
+        Some(l) => (l.project.engine.clone(), l.dir.clone()),
+        None => (Default::default(), cwd),
+    };
+    let invalid = |problem: String| crate::project::ProjectError::Invalid {
+        file: dir.join(crate::project::config::PROJECT_FILE),
+        problem,
+    };
+    let mut limits = ContainerLimits::default();
+    if let Some(memory) = args.memory.or(file.memory().map_err(invalid)?) {
+        limits.memory_bytes = memory.bytes();
+    }
+    if let Some(pids) = args.pids_limit.or(file.pids_limit) {
+        limits.pids = pids;
+    }
+    if limits.memory_bytes < 4 << 20 || limits.pids < 1 {
+        return Err(Usage {
+            message: format!("limits too small: memory {} bytes, {} processes", limits.memory_bytes, limits.pids),
+            hint: "--memory takes e.g. 512M or 8G; --pids-limit at least 1".into(),
+        }
+        .into());
+    }
+    let step_timeout = args.step_timeout.or(file.step_timeout().map_err(invalid)?).map(|s| s.0);
+    let bundle = args.ca_bundle.clone().or_else(|| file.ca_bundle.as_ref().map(|b| dir.join(b)));
+    Ok(EngineSettings { limits, step_timeout, trust: Trust::new(bundle.as_deref())? })
 }
 
 /// A plugin that has been loaded and has described itself.
@@ -107,18 +146,7 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
     Ok(Opened { loaded, plugin, info })
 }
 
-/// How a plugin's images are built.
-#[derive(Debug, Clone, Copy)]
-pub struct ImageBuild<'a> {
-    /// Say which input changed when an image is rebuilt.
-    pub explain: bool,
-    /// GPU platforms need the NVIDIA runtime (false with `--no-gpu`).
-    pub gpu: bool,
-    /// `RUN` lines have network (the `image-network` grant); else none.
-    pub network: bool,
-    /// The CA bundle and proxies lent to every image.
-    pub trust: &'a Trust,
-}
+pub use crate::capabilities::container::images::ImageBuild;
 
 /// Checks what the recipes need from this machine (GPU runtime unless
 /// `gpu` is false, QEMU handlers), then builds or reuses each image.
@@ -141,10 +169,7 @@ pub async fn build_images(
     }
     let mut images = HashMap::new();
     for r in recipes {
-        images.insert(
-            r.name.clone(),
-            images::build(docker, &info.name, r, log, how.explain, how.network, how.trust).await?,
-        );
+        images.insert(r.name.clone(), images::build(docker, &info.name, r, log, &how).await?);
     }
     Ok(images)
 }

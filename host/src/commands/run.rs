@@ -12,7 +12,6 @@ use super::{common, Usage};
 use crate::artifact::characteristics;
 use crate::capabilities::artifacts::open::open as open_store;
 use crate::capabilities::artifacts::store::ObjectStore;
-use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{engine, lifecycle, EngineError};
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::cli::RunArgs;
@@ -29,6 +28,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
         hint: "pass the project to build with --source DIR".into(),
     })?;
+    let settings = common::engine_settings(&args.engine)?;
     let project = common::project_for(&args.plugins, args.locked)?;
     let mut opened: Vec<(common::Opened, Resolved)> = Vec::new();
     for arg in &args.plugins {
@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     };
     let engine = if opened.iter().any(|(o, _)| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
-        let reaped = lifecycle::reap_orphans(&docker).await;
+        let reaped = lifecycle::reap_orphans(&docker).await.removed;
         if reaped > 0 {
             log.line("hostbuild", Level::Info, &format!("removed {reaped} container(s) left by runs that died"));
         }
@@ -78,7 +78,9 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         ccache_size: args.ccache_size.clone(),
         max_artifact_size: args.max_artifact_size.bytes(),
         limits,
-        trust: Trust::new(args.trust.ca_bundle.as_deref())?,
+        container_limits: settings.limits,
+        step_timeout: settings.step_timeout,
+        trust: settings.trust,
         engine: engine.clone(),
         log: log.clone(),
     });

@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{engine, lifecycle, naming, EngineError, User};
 use crate::capabilities::log::Console;
 use crate::capabilities::workspace::Workspace;
@@ -50,8 +49,15 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
-    let trust = Trust::new(args.trust.ca_bundle.as_deref())?;
-    let how = common::ImageBuild { explain: false, gpu: false, network: allowed.image_network, trust: &trust };
+    let settings = common::engine_settings(&args.engine)?;
+    let key = naming::plugin_key(&o.info.name, &resolved.identity(&o.loaded.sha256));
+    let how = common::ImageBuild {
+        explain: false,
+        gpu: false,
+        network: allowed.image_network,
+        trust: &settings.trust,
+        owner: &key,
+    };
     let images = common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), how).await?;
     let image = &images[&recipe.name];
     let run_id = format!("shell-{}", std::process::id());
@@ -67,8 +73,21 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
     }
     cmd.args(["-v", &format!("{}:/work/out", output.display())]);
-    let key = naming::plugin_key(&o.info.name, &resolved.identity(&o.loaded.sha256));
-    cmd.args(["-v", &format!("hostbuild-cache-{key}:/work/cache")]);
+    let volume = naming::cache_volume(&key);
+    if docker.inspect_volume(&volume).await.is_err() {
+        // Labelled as `run` makes it, so `hostbuild cache` lists and clears it.
+        let labels = std::collections::HashMap::from([(naming::LABEL_CACHE.to_string(), o.info.name.clone())]);
+        let request = bollard::models::VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker.create_volume(request).await.map_err(|e| EngineError::Api(e.to_string()))?;
+    }
+    cmd.args(["-v", &format!("{volume}:/work/cache")]);
+    // The sandbox of every container: no new privileges, no capabilities,
+    // the limits; no NVIDIA devices.
+    cmd.args(settings.limits.docker_flags()).args(["-e", "NVIDIA_VISIBLE_DEVICES=void"]);
     cmd.args(["-e", "CCACHE_DIR=/work/cache", "-e", "HOME=/tmp", "-w", "/work/out", &image.tag]);
     cmd.args(if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() });
     let mode = if writable { "read-write" } else { "read-only" };

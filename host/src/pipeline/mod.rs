@@ -30,6 +30,7 @@ use std::time::Instant;
 use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::EngineInfo;
+use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{naming, DirMount, DockerBackend, StepHost, User};
 use crate::capabilities::host_info::HostInfo;
@@ -70,6 +71,10 @@ pub struct RunSettings {
     /// Largest artifact file checked, published or fetched.
     pub max_artifact_size: u64,
     pub limits: Limits,
+    /// Memory and process limits of every container.
+    pub container_limits: ContainerLimits,
+    /// Longest a step may run.
+    pub step_timeout: Option<std::time::Duration>,
     /// The CA bundle and proxies lent to image builds and networked steps.
     pub trust: Trust,
     pub engine: Option<(bollard::Docker, EngineInfo)>,
@@ -134,7 +139,13 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
                 log.line("hostbuild", Level::Warn, &warning);
             }
         }
-        let how = ImageBuild { explain: run.explain, gpu: !run.no_gpu, network: caps.image_network, trust: &run.trust };
+        let how = ImageBuild {
+            explain: run.explain,
+            gpu: !run.no_gpu,
+            network: caps.image_network,
+            trust: &run.trust,
+            owner: &key,
+        };
         built = common::build_images(docker, info, &o.info, &recipes, log.as_ref(), how).await?;
         let (dirs, source_writable): (Vec<DirMount>, bool) =
             common::lent_dirs(&resolved, &run.mounts, run.write_source)?;
@@ -144,7 +155,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             images: built.clone(),
             source: run.source.clone(),
             output: tree.host_path().to_path_buf(),
-            cache_volume: format!("hostbuild-cache-{key}"),
+            cache_volume: naming::cache_volume(&key),
             user,
             network: caps.network_during_build,
             gpu: !run.no_gpu,
@@ -152,6 +163,8 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             dirs,
             ccache_size: run.ccache_size.clone(),
             proxies: run.trust.proxies().to_vec(),
+            limits: run.container_limits,
+            step_timeout: run.step_timeout,
         };
         o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));
     }
@@ -179,7 +192,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             let rules = ImageRules {
                 publish: caps.publish,
                 prefixes: &prefixes,
-                owner: &name,
+                owner: &key,
                 base_images: recipes.iter().map(|r| r.base_image.clone()).collect(),
             };
             check_images(docker, &name, &built, &detected, &rules).await?

@@ -2,6 +2,9 @@
 //! source, version requirement, grants and default options.
 //!
 //! ```toml
+//! [engine]              # optional; see `project::engine`
+//! memory = "8G"
+//!
 //! [plugins.armv7]
 //! source = "oci://registry.example:5000/platforms/armv7:0.1.0"
 //! version = "^0.1"
@@ -26,6 +29,9 @@ pub const PROJECT_FILE: &str = "hostbuild.toml";
 pub struct Project {
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginEntry>,
+    /// How containers run (`[engine]`): limits, timeout, CA bundle.
+    #[serde(default)]
+    pub engine: super::engine::EngineConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

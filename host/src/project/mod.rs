@@ -4,6 +4,7 @@
 //! the checks `run` makes before anything executes.
 
 pub mod config;
+pub mod engine;
 pub mod grants;
 pub mod lock;
 pub mod oci;

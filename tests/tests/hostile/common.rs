@@ -116,6 +116,10 @@ pub fn run_guest(
     run
 }
 
+/// Held by the tests that count or clear the cache volumes of `hostile-root`
+/// (they would otherwise see each other's volumes).
+pub static HOSTILE_ROOT_CACHE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Every file under a local store directory (its keys).
 pub fn store_keys(store: &Path) -> Vec<String> {
     let mut keys = Vec::new();

@@ -11,9 +11,17 @@ impl Host for HostState {
                 "access denied: `container` was not declared by the plugin, or not granted to it".into(),
             )));
         }
-        if step.gpu.is_some() && !allowed.is_some_and(|c| c.gpu) {
+        let gpu = allowed.is_some_and(|c| c.gpu);
+        if step.gpu.is_some() && !gpu {
             return Ok(Err(ContainerError::Denied(format!(
                 "access denied: step `{}` asks for GPUs, but `gpu` was not declared by the plugin, or not granted to it",
+                step.name
+            ))));
+        }
+        // An NVIDIA runtime reads these: setting them is asking for GPUs.
+        if let Some((name, _)) = step.env.iter().find(|(k, _)| k.starts_with("NVIDIA_")).filter(|_| !gpu) {
+            return Ok(Err(ContainerError::Denied(format!(
+                "access denied: step `{}` sets {name}, but `gpu` was not declared by the plugin, or not granted to it",
                 step.name
             ))));
         }

@@ -21,10 +21,26 @@ use crate::runtime::bindings::types::ImageRecipe;
 const LABEL_RECIPE: &str = "hostbuild.recipe";
 const LABEL_INPUTS: &str = "hostbuild.inputs";
 
-/// The plugin a recipe image was built for (what `build` got as `plugin`),
-/// read from the image's labels; `None` for images hostbuild did not build.
+/// The plugin key a recipe image was built for (what `build` got as
+/// `owner`: the plugin's name and identity, `naming::plugin_key`), read
+/// from the image's labels; `None` for images hostbuild did not build.
 pub fn recipe_owner(labels: &HashMap<String, String>) -> Option<&str> {
     labels.get(LABEL_RECIPE)?.rsplit_once('/').map(|(owner, _)| owner)
+}
+
+/// How a plugin's images are built.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBuild<'a> {
+    /// Say which input changed when an image is rebuilt.
+    pub explain: bool,
+    /// GPU platforms need the NVIDIA runtime (false with `--no-gpu`).
+    pub gpu: bool,
+    /// `RUN` lines have network (the `image-network` grant); else none.
+    pub network: bool,
+    /// The CA bundle and proxies lent to every image.
+    pub trust: &'a Trust,
+    /// The plugin's key (name and identity) its images are tagged under.
+    pub owner: &'a str,
 }
 
 /// An image ready for steps.
@@ -117,10 +133,9 @@ pub async fn build(
     plugin: &str,
     recipe: &ImageRecipe,
     log: &dyn LogSink,
-    explain: bool,
-    network: bool,
-    trust: &Trust,
+    how: &ImageBuild<'_>,
 ) -> Result<BuiltImage, EngineError> {
+    let ImageBuild { explain, network, trust, owner, .. } = *how;
     // The recipe as built: the CA bundle lent, if any, is part of it (and of
     // its content hash).
     let recipe = &trust.apply(recipe);
@@ -133,14 +148,16 @@ pub async fn build(
         Err(e) => return Err(EngineError::Api(e.to_string())),
     };
     let inputs = Inputs::of(recipe, &base_id);
-    let tag = format!("hostbuild/{plugin}-{}:{}", recipe.name, inputs.digest());
+    // Keyed by the plugin's identity too: a same-named plugin from
+    // elsewhere never reuses (or replaces) this plugin's images.
+    let tag = format!("hostbuild/{owner}-{}:{}", recipe.name, inputs.digest());
     if docker.inspect_image(&tag).await.is_ok() {
         let why = if explain { ": no input changed" } else { "" };
         log.line(&source, Level::Info, &format!("reusing {tag}{why}"));
         return Ok(BuiltImage { tag, platform: recipe.platform.clone(), reused: true });
     }
     if explain {
-        let reason = match previous_inputs(docker, plugin, &recipe.name).await {
+        let reason = match previous_inputs(docker, owner, &recipe.name).await {
             Some(older) => inputs.changes_since(&older).join("; "),
             None => "no earlier image of this recipe exists".into(),
         };
@@ -151,7 +168,7 @@ pub async fn build(
     let context =
         context_tar(recipe).map_err(|e| EngineError::InvalidRecipe { image: recipe.name.clone(), reason: e })?;
     let labels = HashMap::from([
-        (LABEL_RECIPE.to_string(), format!("{plugin}/{}", recipe.name)),
+        (LABEL_RECIPE.to_string(), format!("{owner}/{}", recipe.name)),
         (LABEL_INPUTS.to_string(), serde_json::to_string(&inputs).unwrap_or_default()),
     ]);
     let options = BuildImageOptionsBuilder::default()
@@ -223,8 +240,8 @@ fn step_counter(line: &str) -> Option<(u64, u64)> {
 }
 
 /// The inputs of the newest earlier image of this recipe.
-async fn previous_inputs(docker: &Docker, plugin: &str, recipe: &str) -> Option<Inputs> {
-    let filter = format!("{LABEL_RECIPE}={plugin}/{recipe}");
+async fn previous_inputs(docker: &Docker, owner: &str, recipe: &str) -> Option<Inputs> {
+    let filter = format!("{LABEL_RECIPE}={owner}/{recipe}");
     let options =
         ListImagesOptionsBuilder::default().filters(&HashMap::from([("label", vec![filter.as_str()])])).build();
     let images = docker.list_images(Some(options)).await.ok()?;

@@ -1,8 +1,11 @@
 //! Who owns a container: every container hostbuild creates carries labels
-//! naming the run, the owner process (pid and start time, so a reused pid is
-//! not mistaken for the owner) and the plugin. A run removes its own
-//! containers when it ends or is interrupted; any start reaps containers
-//! whose owner process is gone.
+//! naming the run, the owner process (pid, start time, pid namespace and the
+//! machine's boot id) and the plugin. A run removes its own containers when
+//! it ends or is interrupted; any start reaps containers whose owner is
+//! provably dead: same boot, same pid namespace, and that pid gone or
+//! started at another time. On an engine shared by several machines or job
+//! containers (a CI daemon), another job's containers name another pid
+//! namespace or boot: they are never touched.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,6 +19,8 @@ pub const LABEL_RUN: &str = "hostbuild.run-id";
 pub const LABEL_OWNER_PID: &str = "hostbuild.owner-pid";
 pub const LABEL_OWNER_START: &str = "hostbuild.owner-start";
 pub const LABEL_PLUGIN: &str = "hostbuild.plugin";
+pub const LABEL_OWNER_PIDNS: &str = "hostbuild.owner-pidns";
+pub const LABEL_OWNER_BOOT: &str = "hostbuild.owner-boot";
 
 /// The labels of a container created for `plugin` in this process's run.
 pub fn labels(run_id: &str, plugin: &str) -> HashMap<String, String> {
@@ -25,7 +30,19 @@ pub fn labels(run_id: &str, plugin: &str) -> HashMap<String, String> {
         (LABEL_OWNER_PID.to_string(), pid.to_string()),
         (LABEL_OWNER_START.to_string(), process_start(pid).unwrap_or_default()),
         (LABEL_PLUGIN.to_string(), plugin.to_string()),
+        (LABEL_OWNER_PIDNS.to_string(), pid_namespace().unwrap_or_default()),
+        (LABEL_OWNER_BOOT.to_string(), boot_id().unwrap_or_default()),
     ])
+}
+
+/// This process's pid namespace, e.g. `pid:[4026531836]`.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid").ok().map(|p| p.display().to_string())
+}
+
+/// This machine's boot id (changes at every boot).
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
 }
 
 /// The start time of a process (field 22 of /proc/PID/stat), if it exists.
@@ -36,14 +53,34 @@ fn process_start(pid: u32) -> Option<String> {
     rest.split_whitespace().nth(19).map(str::to_string)
 }
 
-/// Whether the process that created a container is still running.
-fn owner_alive(labels: &HashMap<String, String>) -> bool {
+/// What reaping makes of a container's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Running (or its pid is in use by a process started at that time).
+    Alive,
+    /// Gone: this boot, this pid namespace, and no such process.
+    Dead,
+    /// Not provable from here: another pid namespace or boot (another job
+    /// container or machine on a shared engine), or labels of an older
+    /// hostbuild that lack them.
+    Unknown,
+}
+
+/// Whether the process that created a container is provably gone.
+pub fn owner(labels: &HashMap<String, String>) -> Owner {
+    let here = |label: &str, mine: Option<String>| {
+        let theirs = labels.get(label).filter(|v| !v.is_empty());
+        theirs.is_some() && theirs.cloned() == mine
+    };
+    if !here(LABEL_OWNER_PIDNS, pid_namespace()) || !here(LABEL_OWNER_BOOT, boot_id()) {
+        return Owner::Unknown;
+    }
     let Some(pid) = labels.get(LABEL_OWNER_PID).and_then(|p| p.parse::<u32>().ok()) else {
-        return false;
+        return Owner::Unknown;
     };
     match process_start(pid) {
-        Some(start) => labels.get(LABEL_OWNER_START).is_none_or(|s| s.is_empty() || *s == start),
-        None => false,
+        Some(start) if labels.get(LABEL_OWNER_START).is_none_or(|s| s.is_empty() || *s == start) => Owner::Alive,
+        _ => Owner::Dead,
     }
 }
 
@@ -89,11 +126,28 @@ pub async fn remove_run(docker: &Docker, run_id: &str, grace: Duration, settle: 
     removed
 }
 
-/// Removes containers whose owner process is gone; returns how many.
-pub async fn reap_orphans(docker: &Docker) -> usize {
-    let orphans: Vec<String> =
-        list(docker, LABEL_OWNER_PID).await.into_iter().filter(|(_, l)| !owner_alive(l)).map(|(id, _)| id).collect();
-    stop_and_remove(docker, &orphans, Duration::ZERO).await
+/// What reaping did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reaped {
+    /// Containers of provably dead owners, removed.
+    pub removed: usize,
+    /// Containers whose owner could not be proven dead (another pid
+    /// namespace or machine, or an older hostbuild's labels), left alone.
+    pub left_alone: usize,
+}
+
+/// Removes containers whose owner is provably dead.
+pub async fn reap_orphans(docker: &Docker) -> Reaped {
+    let mut orphans = Vec::new();
+    let mut left_alone = 0;
+    for (id, labels) in list(docker, LABEL_OWNER_PID).await {
+        match owner(&labels) {
+            Owner::Dead => orphans.push(id),
+            Owner::Unknown => left_alone += 1,
+            Owner::Alive => {}
+        }
+    }
+    Reaped { removed: stop_and_remove(docker, &orphans, Duration::ZERO).await, left_alone }
 }
 
 #[cfg(test)]
@@ -101,14 +155,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_is_alive_and_a_reused_pid_is_not() {
+    fn only_a_provably_dead_owner_is_reaped() {
         let mine = labels("r", "p");
-        assert!(owner_alive(&mine));
+        assert_eq!(owner(&mine), Owner::Alive);
         let mut reused = mine.clone();
         reused.insert(LABEL_OWNER_START.into(), "1".into());
-        assert!(!owner_alive(&reused));
-        let mut gone = mine;
+        assert_eq!(owner(&reused), Owner::Dead);
+        let mut gone = mine.clone();
         gone.insert(LABEL_OWNER_PID.into(), u32::MAX.to_string());
-        assert!(!owner_alive(&gone));
+        assert_eq!(owner(&gone), Owner::Dead);
+        // Another job container's namespace, another machine, an older hostbuild.
+        for (label, value) in [(LABEL_OWNER_PIDNS, "pid:[1]"), (LABEL_OWNER_BOOT, "another-boot")] {
+            let mut other = gone.clone();
+            other.insert(label.into(), value.into());
+            assert_eq!(owner(&other), Owner::Unknown);
+        }
+        let mut old = gone;
+        old.remove(LABEL_OWNER_PIDNS);
+        assert_eq!(owner(&old), Owner::Unknown);
     }
 }

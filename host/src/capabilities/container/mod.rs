@@ -8,6 +8,7 @@
 pub mod dirs;
 mod docker;
 pub mod engine;
+pub mod hardening;
 mod host;
 pub mod images;
 pub mod lifecycle;

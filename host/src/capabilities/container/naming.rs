@@ -4,6 +4,20 @@
 
 use sha2::{Digest, Sha256};
 
+/// The label of cache volumes; its value is the platform's name, so
+/// `hostbuild cache clear PLATFORM` finds every identity's volume.
+pub const LABEL_CACHE: &str = "hostbuild.cache";
+
+/// hostbuild's own image for the containers it needs itself (preparing a
+/// cache volume): the offline base image `cargo xtask images` makes, never
+/// a plugin's image. Plugins cannot retag anything under `hostbuild/`.
+pub const HELPER_IMAGE: &str = "hostbuild/bookworm:amd64";
+
+/// The name of a plugin's cache volume.
+pub fn cache_volume(plugin_key: &str) -> String {
+    format!("hostbuild-cache-{plugin_key}")
+}
+
 /// `<name>-<12 hex digits of the identity's sha256>`; the identity is the
 /// project's source for the plugin, or the sha256 of a file given directly
 /// (`project::resolve::Resolved::identity`).

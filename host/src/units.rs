@@ -1,8 +1,10 @@
-//! Sizes as people write them: `1024`, `512K`, `8G`, `1.5T` (binary units;
-//! a trailing `B`/`iB` is accepted, case does not matter).
+//! Quantities as people write them on command lines and in hostbuild.toml:
+//! sizes (`1024`, `512K`, `8G`, `1.5T`: binary units, a trailing `B`/`iB`
+//! accepted, any case) and durations (`90`, `90s`, `30m`, `2h`, `1d`).
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,9 +53,56 @@ impl fmt::Display for Size {
     }
 }
 
+/// A duration: whole seconds, or a number with `s`, `m`, `h` or `d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim().to_ascii_lowercase();
+        let (number, unit) = match t.chars().last() {
+            Some(c @ ('s' | 'm' | 'h' | 'd')) => (&t[..t.len() - 1], c),
+            _ => (t.as_str(), 's'),
+        };
+        let bad = || format!("`{text}` is not a duration: write e.g. 90s, 30m, 2h or 1d");
+        let value: f64 = number.trim().parse().map_err(|_| bad())?;
+        let seconds = value
+            * match unit {
+                'm' => 60.0,
+                'h' => 3600.0,
+                'd' => 86400.0,
+                _ => 1.0,
+            };
+        Duration::try_from_secs_f64(seconds).ok().filter(|d| !d.is_zero()).map(Span).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        match s {
+            s if s >= 3600 && s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            s if s >= 60 && s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Size;
+    use super::{Size, Span};
+    use std::time::Duration;
+
+    #[test]
+    fn reads_and_writes_durations() {
+        assert_eq!("90".parse::<Span>().unwrap(), Span(Duration::from_secs(90)));
+        assert_eq!("30m".parse::<Span>().unwrap(), Span(Duration::from_secs(1800)));
+        assert_eq!("2H".parse::<Span>().unwrap().to_string(), "2h");
+        assert_eq!("1.5s".parse::<Span>().unwrap(), Span(Duration::from_millis(1500)));
+        assert!("0".parse::<Span>().is_err() && "soon".parse::<Span>().is_err() && "-1m".parse::<Span>().is_err());
+    }
 
     #[test]
     fn reads_and_writes_sizes() {
