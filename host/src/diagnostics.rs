@@ -323,6 +323,16 @@ fn source_error(e: &SourceError) -> (ExitStatus, Option<String>) {
             Some("nothing was kept of a failed download; check the network and run again".into()),
         ),
         SourceError::Cache(_) => (ExitStatus::Unavailable, Some("pass a writable --cache-dir".into())),
+        SourceError::Insecure(_) => (
+            ExitStatus::Refused,
+            Some("serve the plugin over https:// (or from this machine), or use an oci:// or s3:// source".into()),
+        ),
+        SourceError::TooLarge { .. } => (
+            ExitStatus::Refused,
+            Some(
+                "raise HOSTBUILD_PLUGIN_MAX_SIZE (e.g. 1G) if the plugin is really that large; nothing was kept".into(),
+            ),
+        ),
         SourceError::Store(_) => (
             ExitStatus::Unavailable,
             Some("check the AWS configuration (AWS_PROFILE, AWS_ENDPOINT_URL, credentials)".into()),

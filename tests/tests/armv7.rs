@@ -73,7 +73,7 @@ fn builds_and_tests_the_example_as_armv7_then_reuses_image_and_ccache() {
     // Again into a fresh output tree: same images, every compile a ccache hit.
     let again_out = tempfile::tempdir().unwrap();
     let again = run_armv7(&hb, &example(), again_out.path(), &["--json", "--explain", "--opt", "build-type=Debug"]);
-    again.expect(0, &["reusing hostbuild/armv7-build:", "reusing hostbuild/armv7-test:"]);
+    again.expect(0, &["reusing hostbuild/armv7-", "-build:", "-test:"]);
     let notes = again.json()["platforms"][0]["notes"].clone();
     let hits =
         notes.as_array().unwrap().iter().find_map(|n| n.as_str()?.strip_prefix("ccache Hits:")).unwrap().to_string();

@@ -51,12 +51,12 @@ fn recipes_are_built_once_and_explain_says_what_changed() {
     let out = tempfile::tempdir().unwrap();
     let (first, second) = (format!("marker={}", unique()), format!("marker={}", unique()));
     let built = run_guest(&hb, "container-steps", out.path(), &["--opt", &first, "--explain"]);
-    built.expect(0, &["building hostbuild/container-steps-main:"]);
+    built.expect(0, &["building hostbuild/container-steps-"]);
     let reused = run_guest(&hb, "container-steps", out.path(), &["--opt", &first, "--explain"]);
-    reused.expect(0, &["reusing hostbuild/container-steps-main:", "no input changed"]);
+    reused.expect(0, &["reusing hostbuild/container-steps-", "no input changed"]);
     assert!(!reused.stderr.contains("building hostbuild/"), "an unchanged recipe was rebuilt");
     let changed = run_guest(&hb, "container-steps", out.path(), &["--opt", &second, "--explain", "--json"]);
-    changed.expect(0, &["rebuilding: context file `marker.txt` changed", "building hostbuild/container-steps-main:"]);
+    changed.expect(0, &["rebuilding: context file `marker.txt` changed", "building hostbuild/container-steps-"]);
     assert!(notes(&changed).iter().any(|n| *n == second["marker=".len()..]), "the new image is used");
 }
 
@@ -358,7 +358,7 @@ fn shell_runs_in_the_platforms_image_with_its_mounts() {
             .unwrap();
     let pid = child.id();
     let run = Run::from(child.wait_with_output().unwrap());
-    run.expect(0, &["shell in hostbuild/container-steps-main:"]);
+    run.expect(0, &["shell in hostbuild/container-steps-"]);
     for line in ["CMakeLists.txt", "one", "cache=/work/cache"] {
         assert!(run.stdout.lines().any(|l| l == line), "no {line:?} in {}", run.stdout);
     }

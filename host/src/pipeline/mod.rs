@@ -192,7 +192,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             let rules = ImageRules {
                 publish: caps.publish,
                 prefixes: &prefixes,
-                owner: &key,
+                plugin: &name,
                 base_images: recipes.iter().map(|r| r.base_image.clone()).collect(),
             };
             check_images(docker, &name, &built, &detected, &rules).await?

@@ -62,6 +62,10 @@ pub enum SourceError {
     Failed(String),
     #[error("the plugin cache is not writable: {0}")]
     Cache(String),
+    #[error("{0}")]
+    Insecure(String),
+    #[error("{what} is larger than the limit of {limit} bytes (HOSTBUILD_PLUGIN_MAX_SIZE)")]
+    TooLarge { what: String, limit: u64 },
     #[error(transparent)]
     Store(#[from] OpenError),
 }

@@ -11,7 +11,11 @@ use oci_client::manifest::{OciImageManifest, WASM_LAYER_MEDIA_TYPE};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
+use std::path::Path;
+
+use super::sources::DownloadLimits;
 use super::SourceError;
+use crate::capabilities::artifacts::store::{FileDigest, HashingWriter};
 
 pub const LAYER_MEDIA_TYPE: &str = "application/wasm";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -22,13 +26,19 @@ fn parse(reference: &str) -> Result<Reference, SourceError> {
         .map_err(|e| SourceError::Invalid(format!("`{reference}` is not an OCI reference: {e}")))
 }
 
-/// Plain HTTP for registries on this machine, HTTPS for the rest.
+/// Plain HTTP only for registries on this machine (localhost or a loopback
+/// IP, not a name that merely starts with `127.`), HTTPS for the rest; the
+/// download timeouts of plugin sources.
 fn client(reference: &Reference) -> Client {
     let registry = reference.resolve_registry().to_string();
-    let host = registry.rsplit_once(':').map_or(registry.as_str(), |(h, _)| h);
-    let local = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+    let host = match registry.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => registry.as_str(),
+    };
+    let local = super::sources::is_loopback_host(host);
     let protocol = if local { ClientProtocol::HttpsExcept(vec![registry.clone()]) } else { ClientProtocol::Https };
-    Client::new(ClientConfig { protocol, ..Default::default() })
+    let timeout = super::sources::DownloadLimits::from_env().map(|l| l.timeout).ok();
+    Client::new(ClientConfig { protocol, read_timeout: timeout, connect_timeout: timeout, ..Default::default() })
 }
 
 /// Basic credentials for the registry of `reference` from the docker config.
@@ -70,20 +80,54 @@ pub fn registry_error(reference: &str, e: oci_client::errors::OciDistributionErr
     }
 }
 
-/// Pulls the component of `reference`; returns its bytes.
-pub async fn pull(reference: &str) -> Result<Vec<u8>, SourceError> {
+/// Pulls the component of `reference` into the file `to`, streamed and
+/// hashed, never larger than the limit; returns its size and sha256.
+pub async fn pull(reference: &str, to: &Path, limits: DownloadLimits) -> Result<FileDigest, SourceError> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
     let parsed = parse(reference)?;
-    let image = client(&parsed)
-        .pull(&parsed, &auth(&parsed), vec![LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE])
-        .await
-        .map_err(|e| registry_error(reference, e))?;
-    match image.layers.as_slice() {
-        [layer] => Ok(layer.data.to_vec()),
-        layers => Err(SourceError::Failed(format!(
-            "{reference} has {} layers; a wasm component artifact has exactly one",
-            layers.len()
-        ))),
+    let (client, auth) = connect(&parsed);
+    let (manifest, _) = client.pull_image_manifest(&parsed, &auth).await.map_err(|e| registry_error(reference, e))?;
+    let layer = match manifest.layers.as_slice() {
+        [layer] if [LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE].contains(&layer.media_type.as_str()) => layer.clone(),
+        [layer] => {
+            return Err(SourceError::Failed(format!(
+                "{reference}: its layer is `{}`, not a wasm component ({LAYER_MEDIA_TYPE})",
+                layer.media_type
+            )))
+        }
+        layers => {
+            return Err(SourceError::Failed(format!(
+                "{reference} has {} layers; a wasm component artifact has exactly one",
+                layers.len()
+            )))
+        }
+    };
+    let too_large = || SourceError::TooLarge { what: reference.into(), limit: limits.max_bytes };
+    if u64::try_from(layer.size).unwrap_or(u64::MAX) > limits.max_bytes {
+        return Err(too_large());
     }
+    let mut stream = client.pull_blob_stream(&parsed, &layer).await.map_err(|e| registry_error(reference, e))?;
+    let file = tokio::fs::File::create(to).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    let mut sink = HashingWriter::new(tokio::io::BufWriter::new(file));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| SourceError::Failed(format!("{reference}: the download broke off: {e}")))?;
+        if sink.size + chunk.len() as u64 > limits.max_bytes {
+            return Err(too_large());
+        }
+        sink.update(&chunk);
+        sink.inner.write_all(&chunk).await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    }
+    sink.inner.flush().await.map_err(|e| SourceError::Cache(e.to_string()))?;
+    let digest = sink.finish();
+    // The registry's digest of the layer must be what arrived.
+    if layer.digest != format!("sha256:{}", digest.sha256) {
+        return Err(SourceError::Failed(format!(
+            "{reference}: the layer's bytes do not match its digest {}",
+            layer.digest
+        )));
+    }
+    Ok(digest)
 }
 
 /// Pushes `component` as `reference`; returns the manifest URL.

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use oci_client::Reference;
 
 use crate::capabilities::container::images::{self, BuiltImage};
+use crate::capabilities::container::naming;
 use crate::runtime::bindings::types::{Artifact, ArtifactRole};
 
 /// One tag to create (and with `--publish`, push).
@@ -39,8 +40,10 @@ pub struct ImageRules<'a> {
     pub publish: bool,
     /// Prefixes references must start with (`push` grant, `--allow-push`).
     pub prefixes: &'a [String],
-    /// The plugin's key in recipe labels (`images::recipe_owner`).
-    pub owner: &'a str,
+    /// The plugin's name: a tag may be moved from an image that a plugin of
+    /// this name built (an earlier version of it, inside a prefix the user
+    /// allowed), never from anyone else's.
+    pub plugin: &'a str,
     /// Base images of this run's recipes.
     pub base_images: Vec<String>,
 }
@@ -59,7 +62,7 @@ pub enum ImageRefused {
     #[error("image `{reference}` is reserved: {why}")]
     Reserved { reference: String, why: String },
     #[error(
-        "image `{reference}` already names an image this plugin did not build ({existing}); it is never overwritten"
+        "image `{reference}` already names an image no plugin of this name built ({existing}); it is never overwritten"
     )]
     WouldOverwrite { reference: String, existing: String },
 }
@@ -159,7 +162,7 @@ async fn check_target(docker: &bollard::Docker, target: &str, rules: &ImageRules
     match docker.inspect_image(target).await {
         Ok(existing) => {
             let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
-            if images::recipe_owner(&labels).is_some_and(|o| o == rules.owner) {
+            if images::recipe_owner(&labels).is_some_and(|o| naming::name_of_key(o) == rules.plugin) {
                 Ok(())
             } else {
                 let id = existing.id.unwrap_or_default();

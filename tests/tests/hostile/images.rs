@@ -39,7 +39,7 @@ fn a_tag_naming_someone_elses_image_is_never_overwritten() {
     docker(&["tag", "hostbuild/bookworm:armv7", &victim]);
     let before = image_id(&victim).unwrap();
     let run = report(&hb, "hostile-files", "image-foreign", &victim, &["--allow-push", &victim]);
-    run.expect(13, &["already names an image this plugin did not build", "never overwritten"]);
+    run.expect(13, &["already names an image no plugin of this name built", "never overwritten"]);
     assert_eq!(image_id(&victim), Some(before));
     docker(&["rmi", &victim]);
 }

@@ -26,14 +26,25 @@ pub fn plugin_key(name: &str, identity: &str) -> String {
     format!("{name}-{}", &digest[..12])
 }
 
+/// The plugin name in a key (`armv7` of `armv7-0123456789ab`); a key of an
+/// older hostbuild is the bare name.
+pub fn name_of_key(key: &str) -> &str {
+    match key.rsplit_once('-') {
+        Some((name, id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) => name,
+        _ => key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plugin_key;
+    use super::{name_of_key, plugin_key};
 
     #[test]
     fn same_name_other_identity_other_key() {
         assert_eq!(plugin_key("armv7", "source:a"), plugin_key("armv7", "source:a"));
         assert_ne!(plugin_key("armv7", "source:a"), plugin_key("armv7", "source:b"));
         assert!(plugin_key("armv7", "x").starts_with("armv7-"));
+        assert_eq!(name_of_key(&plugin_key("research-env", "x")), "research-env");
+        assert_eq!(name_of_key("research-env"), "research-env");
     }
 }
