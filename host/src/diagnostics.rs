@@ -11,6 +11,7 @@ use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::store::StoreError;
 use crate::capabilities::container::trust::TrustError;
 use crate::capabilities::container::EngineError;
+use crate::capabilities::log::sanitize::sanitize;
 use crate::options::OptionError;
 use crate::output_tree::OutputTreeError;
 use crate::pipeline::{ArtifactRefused, UnsafeOutput};
@@ -83,12 +84,14 @@ const PLUGIN_BUG: &str = "this is a bug in the plugin; report it to its authors"
 
 /// Classifies an error by the first typed error found in its chain.
 pub fn report(err: &anyhow::Error) -> Report {
+    // Messages may carry what a plugin or its build printed: shown safe.
+    let clean = |s: String| sanitize(&s).into_owned();
     let mut chain = err.chain();
-    let message = chain.next().map(|e| e.to_string()).unwrap_or_default();
-    let mut causes: Vec<String> = chain.map(|e| e.to_string()).collect();
+    let message = chain.next().map(|e| clean(e.to_string())).unwrap_or_default();
+    let mut causes: Vec<String> = chain.map(|e| clean(e.to_string())).collect();
     causes.dedup();
     let (status, hint) = err.chain().find_map(classify).unwrap_or((ExitStatus::Internal, None));
-    Report { message, causes, hint, status, exit_code: status.code() }
+    Report { message, causes, hint: hint.map(clean), status, exit_code: status.code() }
 }
 
 fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option<String>)> {
@@ -107,10 +110,22 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
         return Some((ExitStatus::Usage, hint));
     }
     if let Some(e) = e.downcast_ref::<CacheError>() {
-        let hint = format!(
-            "make {} writable, or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a writable directory",
-            e.dir.display()
-        );
+        let hint = match e {
+            CacheError::Unwritable { dir, .. } => format!(
+                "make {} writable, or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a writable directory",
+                dir.display()
+            ),
+            CacheError::NotPrivate { dir, .. } => format!(
+                "compiled plugins are run from there, so only you may write it: `chmod 700 {}` if it is yours, \
+                 or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a directory of your own",
+                dir.display()
+            ),
+            CacheError::NoDirectory => {
+                "set HOSTBUILD_CACHE_DIR (or --cache-dir) to a directory of your own; hostbuild never falls back \
+                 to a shared one such as /tmp"
+                    .into()
+            }
+        };
         return Some((ExitStatus::Unavailable, Some(hint)));
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
@@ -292,11 +307,10 @@ fn project_error(e: &ProjectError) -> (ExitStatus, Option<String>) {
                 "--locked runs plugins by name from hostbuild.lock; lock `{name}` with `hostbuild lock` and commit the lock"
             )),
         ),
-        ProjectError::LockMismatch { .. } => (
+        ProjectError::LockMismatch { name, .. } => (
             ExitStatus::LockMismatch,
             Some(
-                "if the change is intended, run `hostbuild lock` (or `hostbuild plugins update NAME`) and commit hostbuild.lock"
-                    .into(),
+                format!("if the change is intended, run `hostbuild plugins update {name}` and commit hostbuild.lock")
             ),
         ),
         ProjectError::VersionMismatch { .. } => (
@@ -380,6 +394,11 @@ fn load_error(e: &LoadError) -> (ExitStatus, Option<String>) {
             Some("plugins may import only the hostbuild:platform interfaces and WASI 0.2; rebuild it with hostbuild-sdk".into()),
         ),
         LoadError::Cache(c) => classify(c).unwrap_or((ExitStatus::Unavailable, None)),
+        LoadError::MemoryLimit { .. } => (
+            ExitStatus::PluginFailed,
+            Some("its memories together exceed the limit; raise it with --plugin-memory-limit MIB if you trust it".into()),
+        ),
+        LoadError::TooLarge { .. } => (ExitStatus::PluginInvalid, Some("a plugin component is a few MiB at most; check the file".into())),
     }
 }
 

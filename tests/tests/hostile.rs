@@ -13,6 +13,8 @@
 mod artifacts;
 #[path = "hostile/common.rs"]
 mod common;
+#[path = "hostile/compile_cache.rs"]
+mod compile_cache;
 #[path = "hostile/gpu_env.rs"]
 mod gpu_env;
 #[path = "hostile/image_network.rs"]
@@ -27,5 +29,9 @@ mod poisoning;
 mod privileges;
 #[path = "hostile/reaping.rs"]
 mod reaping;
+#[path = "hostile/sources.rs"]
+mod sources;
 #[path = "hostile/step_logs.rs"]
 mod step_logs;
+#[path = "hostile/terminal.rs"]
+mod terminal;

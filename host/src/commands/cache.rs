@@ -13,7 +13,8 @@ use crate::diagnostics::ExitStatus;
 
 use crate::capabilities::container::naming::LABEL_CACHE as LABEL;
 
-pub async fn cache(args: CacheArgs, compile_cache: &Path) -> anyhow::Result<ExitStatus> {
+pub async fn cache(args: CacheArgs, compile_cache: Option<&Path>) -> anyhow::Result<ExitStatus> {
+    let compile_cache = compile_cache.map(|c| c.join("components"));
     let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     let options = ListVolumesOptionsBuilder::default().filters(&HashMap::from([("label", vec![LABEL])])).build();
     let volumes = docker.list_volumes(Some(options)).await.map_err(|e| EngineError::Api(e.to_string()))?;
@@ -53,13 +54,13 @@ pub async fn cache(args: CacheArgs, compile_cache: &Path) -> anyhow::Result<Exit
                 };
                 sizes.insert(name.clone(), bytes);
             }
-            let compile = tree_size(&compile_cache.join("components"));
+            let compile = compile_cache.as_deref().map(tree_size);
             if args.json {
                 let list: Vec<_> = volumes
                     .iter()
                     .map(|(name, p)| serde_json::json!({"volume": name, "platform": p, "bytes": sizes.get(name)}))
                     .collect();
-                let v = serde_json::json!({"volumes": list, "compile_cache": {"dir": compile_cache.join("components"), "bytes": compile}});
+                let v = serde_json::json!({"volumes": list, "compile_cache": {"dir": compile_cache, "bytes": compile}});
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("cache volumes (ccache and other build caches):");
@@ -69,11 +70,9 @@ pub async fn cache(args: CacheArgs, compile_cache: &Path) -> anyhow::Result<Exit
                 for (name, p) in &volumes {
                     println!("  {p:<20} {name:<36} {}", human(sizes.get(name).copied().unwrap_or(-1)));
                 }
-                println!(
-                    "compiled plugins: {} in {}",
-                    human(compile as i64),
-                    compile_cache.join("components").display()
-                );
+                if let (Some(bytes), Some(dir)) = (compile, &compile_cache) {
+                    println!("compiled plugins: {} in {}", human(bytes as i64), dir.display());
+                }
                 println!("clear with `hostbuild cache clear [PLATFORM]`");
             }
         }

@@ -21,13 +21,17 @@ use crate::project::config::Located;
 use crate::project::lock::Lockfile;
 use crate::project::resolve::{self, Resolved};
 use crate::runtime::bindings::types::ImageRecipe;
-use crate::runtime::{self, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
+use crate::runtime::{self, CacheError, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
 
-/// The cache root: the flag or `HOSTBUILD_CACHE_DIR`, else the XDG cache.
-pub fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("hostbuild")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hostbuild")))
-        .unwrap_or_else(|| std::env::temp_dir().join("hostbuild-cache"))
+/// The cache root: the flag or `HOSTBUILD_CACHE_DIR`, else the XDG cache,
+/// else `~/.cache/hostbuild`. Never a shared directory such as /tmp: what
+/// is cached there is run.
+pub fn cache_dir(flag: Option<PathBuf>) -> Result<PathBuf, CacheError> {
+    flag.or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()).map(|d| PathBuf::from(d).join("hostbuild"))
+    })
+    .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache/hostbuild")))
+    .ok_or(CacheError::NoDirectory)
 }
 
 pub fn limits(args: &LimitArgs) -> anyhow::Result<Limits> {

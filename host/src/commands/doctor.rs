@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::capabilities::container::{binfmt_enabled, engine};
 use crate::cli::DoctorArgs;
 use crate::diagnostics::ExitStatus;
+use crate::runtime::{private_dir, CacheError};
 
 #[derive(Serialize)]
 struct Check {
@@ -21,7 +22,7 @@ struct Check {
 
 const PREREQS: &str = "run `bash scripts/prereqs.sh` as root (installs and starts everything below)";
 
-pub async fn doctor(args: DoctorArgs, cache: PathBuf) -> anyhow::Result<ExitStatus> {
+pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
     let mut checks = Vec::new();
     let engine = engine::connect(Duration::from_secs(5)).await;
     checks.push(match &engine {
@@ -84,16 +85,24 @@ pub async fn doctor(args: DoctorArgs, cache: PathBuf) -> anyhow::Result<ExitStat
         },
         fix: (!wasm_target).then(|| "rustup target add wasm32-wasip2".into()),
     });
-    let writable = writable(&cache);
+    let private = match &cache {
+        Some(dir) => private_dir(&dir.join("components"), true)
+            .and_then(|()| writable(dir).map_err(|source| CacheError::Unwritable { dir: dir.clone(), source })),
+        None => Err(CacheError::NoDirectory),
+    };
     checks.push(Check {
         name: "cache directory",
-        ok: writable.is_ok(),
+        ok: private.is_ok(),
         required: true,
-        detail: match &writable {
-            Ok(()) => format!("{} is writable", cache.display()),
-            Err(e) => format!("{} is not writable: {e}", cache.display()),
+        detail: match (&private, &cache) {
+            (Ok(()), Some(dir)) => format!("{} is private (mode 0700, yours) and writable", dir.display()),
+            (Err(e), _) => e.to_string(),
+            (Ok(()), None) => String::new(),
         },
-        fix: writable.is_err().then(|| "set HOSTBUILD_CACHE_DIR (or --cache-dir) to a writable directory".into()),
+        fix: private.is_err().then(|| {
+            "set HOSTBUILD_CACHE_DIR (or --cache-dir) to a directory of yours that only you can write (chmod 700)"
+                .into()
+        }),
     });
 
     let healthy = checks.iter().all(|c| c.ok || !c.required);
@@ -125,6 +134,5 @@ fn wasm_target_installed() -> bool {
 }
 
 fn writable(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     tempfile::NamedTempFile::new_in(dir).map(drop)
 }

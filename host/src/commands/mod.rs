@@ -27,14 +27,14 @@ pub struct Usage {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     let cache = common::cache_dir(cli.cache_dir.clone());
     match cli.command {
-        Command::Run(args) => run::run(args, cache, cli.verbose).await,
-        Command::Inspect(args) => inspect::inspect(args, cache, cli.verbose).await,
-        Command::Doctor(args) => doctor::doctor(args, cache).await,
-        Command::Shell(args) => shell::shell(args, cache, cli.verbose).await,
+        Command::Run(args) => run::run(args, cache?, cli.verbose).await,
+        Command::Inspect(args) => inspect::inspect(args, cache?, cli.verbose).await,
+        Command::Doctor(args) => doctor::doctor(args, cache.ok()).await,
+        Command::Shell(args) => shell::shell(args, cache?, cli.verbose).await,
         Command::Clean(args) => clean::clean(args).await,
-        Command::Cache(args) => cache::cache(args, &cache).await,
+        Command::Cache(args) => cache::cache(args, cache.ok().as_deref()).await,
         Command::Artifacts(args) => artifacts::artifacts(args).await,
-        Command::Lock(args) => plugins::lock(args, cache, cli.verbose).await,
-        Command::Plugins(args) => plugins::plugins(args, cache, cli.verbose).await,
+        Command::Lock(args) => plugins::lock(args, cache?, cli.verbose).await,
+        Command::Plugins(args) => plugins::plugins(args, cache?, cli.verbose).await,
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::artifact::checked::{CheckedArtifact, Role};
+use crate::capabilities::log::sanitize::sanitize;
 use crate::registry::publish::PublishedImage;
 use crate::runtime::bindings::types::BuildReport;
 
@@ -54,14 +55,16 @@ impl PlatformSummary {
         published: Vec<String>,
         took: Duration,
     ) -> Self {
+        // Everything a plugin named or wrote is shown safe (file names too).
+        let clean = |s: &str| sanitize(s).into_owned();
         let mut artifacts: Vec<ArtifactSummary> = files
             .iter()
             .map(|a| ArtifactSummary::File {
-                path: a.path.clone(),
+                path: clean(&a.path),
                 role: a.role,
                 size: a.size,
                 sha256: a.sha256.clone(),
-                properties: a.properties.clone(),
+                properties: a.properties.iter().map(|(k, v)| (clean(k), clean(v))).collect(),
             })
             .collect();
         artifacts.extend(images.into_iter().map(ArtifactSummary::Image));
@@ -69,9 +72,9 @@ impl PlatformSummary {
             name: name.into(),
             version: version.into(),
             output: output.to_path_buf(),
-            steps: report.steps,
+            steps: report.steps.iter().map(|s| clean(s)).collect(),
             tests: report.tests.map(|t| Tests { passed: t.passed, failed: t.failed, skipped: t.skipped }),
-            notes: report.notes,
+            notes: report.notes.iter().map(|s| clean(s)).collect(),
             artifacts,
             published,
             duration_ms: took.as_millis() as u64,

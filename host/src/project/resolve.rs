@@ -195,8 +195,17 @@ impl Resolved {
         entry.check(name, info)?;
         let mut warnings = Vec::new();
         if let Some(pin) = &self.locked {
+            // Other bytes never run silently under the project's grants,
+            // --locked or not: `plugins update NAME` records a change on purpose.
+            if pin.sha256 != loaded.sha256 {
+                return Err(ProjectError::LockMismatch {
+                    name: name.clone(),
+                    what: "the component (sha256)".into(),
+                    expected: pin.sha256.clone(),
+                    actual: loaded.sha256.clone(),
+                });
+            }
             for (what, expected, actual) in [
-                ("the component (sha256)", &pin.sha256, &loaded.sha256),
                 ("the version", &pin.version, &info.version.to_string()),
                 ("the WIT version", &pin.wit, &loaded.wit_version.to_string()),
             ] {

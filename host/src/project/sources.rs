@@ -128,7 +128,8 @@ pub async fn fetch(source: &Source, dir: &Path, expected: Option<&str>) -> Resul
             return Ok(Fetched { path, sha256: sha.into() });
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| SourceError::Cache(format!("{}: {e}", dir.display())))?;
+    // What lands here is run: a directory of this user's alone.
+    crate::runtime::private_dir(dir, true).map_err(|e| SourceError::Cache(e.to_string()))?;
     let tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| SourceError::Cache(format!("{}: {e}", dir.display())))?;
     // Each kind hashes what it writes as it streams; the file is not read back.

@@ -1,10 +1,17 @@
 //! On-disk cache of compiled components.
 //!
 //! Key: sha256 of the `.wasm` + wasmtime version + a hash of the engine's
-//! compilation settings. An entry is `MAGIC`, the sha256 of the payload, then
-//! the payload from `Engine::precompile_component`. Entries are written to a
-//! temporary file and renamed into place, and verified before every use: a
-//! truncated or corrupt entry is deleted and recompiled, never loaded.
+//! compilation settings. An entry is `MAGIC`, the sha256 of the exact
+//! `.wasm` it was compiled from, the sha256 of the payload, then the payload
+//! from `Engine::precompile_component`. Entries are written to a temporary
+//! file and renamed into place, and verified before every use: a truncated
+//! or corrupt entry, or one compiled from another `.wasm` (an entry copied
+//! over another's name), is deleted and recompiled, never loaded.
+//!
+//! Loading an entry runs its machine code, so the directory must be ours
+//! alone: it is created with mode 0700, and one owned by another user or
+//! writable by group or others is refused (as is a symlink in its place).
+//! There is no fallback to a shared directory such as `/tmp`.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -16,7 +23,7 @@ use wasmtime::Engine;
 
 use super::engine::WASMTIME_VERSION;
 
-const MAGIC: &[u8; 8] = b"HBCWASM1";
+const MAGIC: &[u8; 8] = b"HBCWASM2";
 
 /// Where compiled components are kept.
 #[derive(Debug, Clone)]
@@ -38,11 +45,60 @@ pub enum CacheOutcome {
 
 /// The cache directory cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the compile cache at {}", .dir.display())]
-pub struct CacheError {
-    pub dir: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+pub enum CacheError {
+    #[error("cannot write the compile cache at {}", .dir.display())]
+    Unwritable {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the compile cache {} is not private to you: {why}", .dir.display())]
+    NotPrivate { dir: PathBuf, why: String },
+    #[error("no directory for the compile cache: HOME and XDG_CACHE_HOME are unset")]
+    NoDirectory,
+}
+
+impl CacheError {
+    /// The directory at fault, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            CacheError::Unwritable { dir, .. } | CacheError::NotPrivate { dir, .. } => Some(dir),
+            CacheError::NoDirectory => None,
+        }
+    }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 and checks that it,
+/// and its parent when `with_parent`, are directories of this user that no
+/// one else can write.
+pub fn private_dir(dir: &Path, with_parent: bool) -> Result<(), CacheError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| CacheError::Unwritable { dir: dir.to_path_buf(), source })?;
+    let me = rustix::process::geteuid().as_raw();
+    let parent = dir.parent().filter(|p| with_parent && !p.as_os_str().is_empty());
+    for d in std::iter::once(dir).chain(parent) {
+        let meta =
+            std::fs::symlink_metadata(d).map_err(|source| CacheError::Unwritable { dir: d.to_path_buf(), source })?;
+        let why = if meta.file_type().is_symlink() {
+            Some("it is a symlink".to_string())
+        } else if !meta.is_dir() {
+            Some("it is not a directory".to_string())
+        } else if meta.uid() != me {
+            Some(format!("it belongs to uid {}, not {me}", meta.uid()))
+        } else if meta.mode() & 0o022 != 0 {
+            Some(format!("others can write in it (mode {:o})", meta.mode() & 0o777))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(CacheError::NotPrivate { dir: d.to_path_buf(), why });
+        }
+    }
+    Ok(())
 }
 
 impl ModuleCache {
@@ -70,10 +126,11 @@ impl ModuleCache {
         wasm_sha256: &str,
         compile: impl FnOnce() -> Result<(Component, Vec<u8>), E>,
     ) -> Result<(Component, CacheOutcome), LoadOrCompileError<E>> {
+        private_dir(&self.dir, true).map_err(LoadOrCompileError::Cache)?;
         let path = self.entry_path(engine, wasm_sha256);
         let mut outcome = CacheOutcome::Compiled;
         if let Ok(bytes) = std::fs::read(&path) {
-            match verified_payload(&bytes) {
+            match verified_payload(&bytes, wasm_sha256) {
                 // SAFETY: the payload was produced by `precompile_component` of
                 // this wasmtime version and configuration (the key says so) and
                 // its sha256 matches, so it is the bytes we wrote.
@@ -86,15 +143,15 @@ impl ModuleCache {
             let _ = std::fs::remove_file(&path);
         }
         let (component, serialized) = compile().map_err(LoadOrCompileError::Compile)?;
-        self.store(&path, &serialized).map_err(LoadOrCompileError::Cache)?;
+        self.store(&path, wasm_sha256, &serialized).map_err(LoadOrCompileError::Cache)?;
         Ok((component, outcome))
     }
 
-    fn store(&self, path: &Path, payload: &[u8]) -> Result<(), CacheError> {
-        let err = |source| CacheError { dir: self.dir.clone(), source };
-        std::fs::create_dir_all(&self.dir).map_err(err)?;
+    fn store(&self, path: &Path, wasm_sha256: &str, payload: &[u8]) -> Result<(), CacheError> {
+        let err = |source| CacheError::Unwritable { dir: self.dir.clone(), source };
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(err)?;
         tmp.write_all(MAGIC).map_err(err)?;
+        tmp.write_all(&hex::decode(wasm_sha256).unwrap_or_default()).map_err(err)?;
         tmp.write_all(&Sha256::digest(payload)).map_err(err)?;
         tmp.write_all(payload).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
@@ -110,13 +167,14 @@ pub enum LoadOrCompileError<E> {
     Cache(CacheError),
 }
 
-/// The payload of an entry, if its header and checksum are intact.
-fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
+/// The payload of an entry, if its header and checksum are intact and it
+/// was compiled from the `.wasm` with sha256 `wasm_sha256`.
+fn verified_payload<'a>(bytes: &'a [u8], wasm_sha256: &str) -> Option<&'a [u8]> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    if rest.len() < 32 {
+    if rest.len() < 64 || hex::encode(&rest[..32]) != wasm_sha256 {
         return None;
     }
-    let (sum, payload) = rest.split_at(32);
+    let (sum, payload) = rest[32..].split_at(32);
     (Sha256::digest(payload).as_slice() == sum).then_some(payload)
 }
 
@@ -125,18 +183,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payload_is_verified() {
+    fn payload_is_verified_and_bound_to_its_wasm() {
+        let wasm = hex::encode(Sha256::digest(b"the component"));
         let payload = b"compiled code";
         let mut entry = MAGIC.to_vec();
+        entry.extend_from_slice(&hex::decode(&wasm).unwrap());
         entry.extend_from_slice(&Sha256::digest(payload));
         entry.extend_from_slice(payload);
-        assert_eq!(verified_payload(&entry), Some(payload.as_slice()));
+        assert_eq!(verified_payload(&entry, &wasm), Some(payload.as_slice()));
+        let other = hex::encode(Sha256::digest(b"another component"));
+        assert_eq!(verified_payload(&entry, &other), None, "an entry of another .wasm");
 
         let mut flipped = entry.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert_eq!(verified_payload(&flipped), None);
-        assert_eq!(verified_payload(&entry[..entry.len() - 1]), None);
-        assert_eq!(verified_payload(&entry[..20]), None);
-        assert_eq!(verified_payload(b"garbage"), None);
+        assert_eq!(verified_payload(&flipped, &wasm), None);
+        assert_eq!(verified_payload(&entry[..entry.len() - 1], &wasm), None);
+        assert_eq!(verified_payload(&entry[..20], &wasm), None);
+        assert_eq!(verified_payload(b"garbage", &wasm), None);
+    }
+
+    #[test]
+    fn only_a_private_directory_is_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("hostbuild/components");
+        private_dir(&dir, true).unwrap();
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(private_dir(&dir, true), Err(CacheError::NotPrivate { .. })));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(dir.parent().unwrap(), std::fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(matches!(private_dir(&dir, true), Err(CacheError::NotPrivate { .. })));
     }
 }

@@ -36,5 +36,8 @@ fn config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // One linear memory per core module: the limiter still sums all of a
+    // component's memories, but a module cannot declare more.
+    config.wasm_multi_memory(false);
     config
 }

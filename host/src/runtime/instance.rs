@@ -143,8 +143,12 @@ impl Plugin {
             Ok(UpdateDeadline::Yield(1))
         });
         let bindings = pre.instantiate_async(&mut store).await.map_err(|e| {
-            // A start function may already hit a limit; report it as a load error.
-            LoadError::Invalid { path: loaded.path.clone(), reason: error_chain(&e) }
+            // Its memories may already be over the limit (several core
+            // instances count together), or a start function may trap.
+            match e.downcast_ref::<MemoryLimitExceeded>() {
+                Some(m) => LoadError::MemoryLimit { path: loaded.path.clone(), limit_bytes: m.limit_bytes },
+                None => LoadError::Invalid { path: loaded.path.clone(), reason: error_chain(&e) },
+            }
         })?;
         Ok(Self { store, bindings, name })
     }

@@ -53,16 +53,38 @@ pub enum LoadError {
     IncompatibleWit { path: PathBuf, plugin: Version, host: Version },
     #[error("{} does not fit hostbuild:platform@{host}: {reason}", .path.display())]
     Mismatch { path: PathBuf, host: Version, reason: String },
+    #[error("{} needs more than its memory limit of {} MiB just to start", .path.display(), .limit_bytes >> 20)]
+    MemoryLimit { path: PathBuf, limit_bytes: usize },
+    #[error("{} is {size} bytes; a plugin may be at most {limit} bytes", .path.display())]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
 
+/// Largest plugin file loaded (the compiler needs it whole in memory).
+pub const MAX_PLUGIN_BYTES: u64 = 256 << 20;
+
 /// Reads, checks and compiles (or loads from the cache) one plugin.
 pub fn load_component(engine: &Engine, cache: &ModuleCache, path: &Path) -> Result<LoadedComponent, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+    use std::io::Read;
+    let unreadable = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_path_buf()),
         _ => LoadError::Unreadable { path: path.to_path_buf(), source },
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size > MAX_PLUGIN_BYTES {
+        return Err(LoadError::TooLarge { path: path.to_path_buf(), size, limit: MAX_PLUGIN_BYTES });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_PLUGIN_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_PLUGIN_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: MAX_PLUGIN_BYTES,
+        });
+    }
     sniff(path, &bytes)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let compile = || -> Result<(Component, Vec<u8>), LoadError> {

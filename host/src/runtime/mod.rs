@@ -8,7 +8,7 @@ mod instance;
 mod limits;
 mod load;
 
-pub use cache::{CacheError, CacheOutcome, ModuleCache};
+pub use cache::{private_dir, CacheError, CacheOutcome, ModuleCache};
 pub use engine::{engine, WASMTIME_VERSION};
 pub use instance::{CallError, HostState, Plugin};
 pub use limits::{Limits, MemoryLimitExceeded, TimeLimitExceeded};

@@ -2,6 +2,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::sanitize::sanitize;
 use super::{Level, LogSink};
 
 /// Writes to stderr: `[source] message` lines, or JSON lines with `--json`.
@@ -30,6 +31,9 @@ impl LogSink for Console {
         if level == Level::Debug && !self.verbose {
             return;
         }
+        // Plugins, steps and image builds control these bytes.
+        let (source, message) = (sanitize(source), sanitize(message));
+        let (source, message) = (source.as_ref(), message.as_ref());
         if self.json {
             let v = serde_json::json!({"type": "log", "source": source, "level": level, "message": message});
             return self.emit(&v.to_string());
@@ -48,6 +52,8 @@ impl LogSink for Console {
     }
 
     fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>) {
+        let (source, task) = (sanitize(source), sanitize(task));
+        let (source, task) = (source.as_ref(), task.as_ref());
         let finished = total.is_some_and(|t| done >= t);
         let text = match total {
             Some(t) if t > 0 => format!("[{source}] {task}: {done}/{t} ({}%)", done.saturating_mul(100) / t),

@@ -2,6 +2,7 @@
 
 mod console;
 mod host;
+pub mod sanitize;
 
 pub use console::Console;
 

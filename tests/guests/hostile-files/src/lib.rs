@@ -27,6 +27,7 @@ const ATTACKS: &[&str] = &[
     "image-foreign",
     "image-allowed",
     "exfiltrate-build",
+    "escapes",
 ];
 
 fn step(script: &str) -> Result<StepOutcome> {
@@ -109,6 +110,13 @@ impl Platform for HostileFiles {
             }
             "setuid-output" => {
                 step("cp /bin/true /out/helper && chmod u+s /out/helper")?;
+            }
+            "escapes" => {
+                // Rewrite the title, clear the screen, move the cursor, ring,
+                // erase what was printed: through the log and through a step.
+                hostbuild_sdk::host::info("\u{1b}]0;pwned title\u{7}\u{1b}[2J\u{1b}[Hplugin says hi\u{8}\u{8}\u{7}");
+                step(r"printf '\033[31mred step\033[0m \033]52;c;ZXZpbA==\007 bell\007 gone\r\033[2Kshown\n'")?;
+                return Ok(report.note("\u{1b}[5mblinking note\u{1b}[0m"));
             }
             "mknod-output" => {
                 let outcome = Step::new("mknod", "main", ["sh", "-c", "mknod /out/disk b 8 0; echo mknod=$?"])

@@ -1,0 +1,232 @@
+//! Hole 8: plugins from the network. Plain http:// only to this machine,
+//! never a downgrade from https by redirect, downloads bounded in size and
+//! time with nothing half-written kept, and other bytes than the lock's
+//! never run silently.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use hostbuild_tests::{guest, Hostbuild, Run};
+
+/// A project in a temporary directory with one plugin entry.
+fn project(name: &str, source: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("[plugins.{name}]\nsource = \"{source}\"\ngrants = {{ env = [\"WELL_BEHAVED_VISIBLE\"] }}\n");
+    std::fs::write(dir.path().join("hostbuild.toml"), toml).unwrap();
+    dir
+}
+
+fn in_project(hb: &Hostbuild, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut cmd = hb.command();
+    cmd.current_dir(dir).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().unwrap())
+}
+
+/// Nothing half-written in the download cache.
+fn downloads(hb: &Hostbuild) -> Vec<String> {
+    std::fs::read_dir(hb.cache.path().join("plugins"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Serves each connection with `respond` on a thread; returns the port.
+fn serve(respond: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let respond = std::sync::Arc::new(respond);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let respond = respond.clone();
+            std::thread::spawn(move || respond(stream));
+        }
+    });
+    port
+}
+
+fn read_request(stream: &mut std::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+}
+
+/// This machine's address on the Docker bridge: not loopback.
+fn bridge_ip() -> String {
+    let out = std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "docker0"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace().find(|w| w.contains('/')).unwrap().split('/').next().unwrap().to_string()
+}
+
+#[test]
+fn plain_http_is_refused_for_anything_but_this_machine() {
+    let hb = Hostbuild::new();
+    let plugin = std::fs::read(guest("well-behaved")).unwrap();
+    let port = serve(move |mut s| {
+        read_request(&mut s);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", plugin.len());
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&plugin);
+    });
+    // Served in clear text from an address that is not loopback: refused,
+    // and so is a host name that merely starts with 127.
+    for url in [format!("http://{}:{port}/wb.wasm", bridge_ip()), format!("http://127.evil.example:{port}/wb.wasm")] {
+        let dir = project("well-behaved", &url);
+        let run = in_project(&hb, dir.path(), &["lock"], &[]);
+        run.expect(13, &["plain http:// is refused for anything but this machine"]);
+        assert!(downloads(&hb).is_empty(), "{:?}", downloads(&hb));
+    }
+    // The same server on loopback is this machine: allowed.
+    let dir = project("well-behaved", &format!("http://127.0.0.1:{port}/wb.wasm"));
+    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+}
+
+#[test]
+fn an_https_to_http_redirect_is_refused() {
+    let hb = Hostbuild::new();
+    let certs = tempfile::tempdir().unwrap();
+    let c = certs.path();
+    // A CA of the test's own and a server certificate for 127.0.0.1.
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(c).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=hostbuild test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(c.join("ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+    ]);
+    let mut bundle = std::fs::read(c.join("ca.pem")).unwrap();
+    bundle.extend(std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default());
+    std::fs::write(c.join("bundle.pem"), bundle).unwrap();
+    // The plain-HTTP target of the redirect (loopback: allowed on its own).
+    let plugin = std::fs::read(guest("well-behaved")).unwrap();
+    let plain = serve(move |mut s| {
+        read_request(&mut s);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", plugin.len());
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&plugin);
+    });
+    // An HTTPS server that redirects there.
+    let script = format!(
+        "import http.server, ssl, sys\n\
+         class R(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(302); self.send_header('Location', 'http://127.0.0.1:{plain}/wb.wasm'); self.end_headers()\n\
+         \x20   def log_message(self, *a): pass\n\
+         s = http.server.HTTPServer(('127.0.0.1', 0), R)\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('srv.pem', 'srv.key')\n\
+         s.socket = ctx.wrap_socket(s.socket, server_side=True)\n\
+         print(s.server_address[1], flush=True)\n\
+         s.serve_forever()\n"
+    );
+    let mut server = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .current_dir(c)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let dir = project("well-behaved", &format!("https://127.0.0.1:{port}/wb.wasm"));
+    let bundle = c.join("bundle.pem");
+    let run = in_project(&hb, dir.path(), &["lock"], &[("SSL_CERT_FILE", bundle.to_str().unwrap())]);
+    let _ = server.kill();
+    run.expect(13, &["refused a redirect from https to http://127.0.0.1"]);
+    assert!(downloads(&hb).is_empty());
+}
+
+#[test]
+fn endless_and_stalled_downloads_are_cut_off_and_leave_nothing() {
+    let hb = Hostbuild::new();
+    // An endless body without a length.
+    let endless = serve(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let chunk = vec![0u8; 64 << 10];
+        while s.write_all(&chunk).is_ok() {}
+    });
+    let dir = project("well-behaved", &format!("http://127.0.0.1:{endless}/big.wasm"));
+    let run = in_project(&hb, dir.path(), &["lock"], &[("HOSTBUILD_PLUGIN_MAX_SIZE", "2M")]);
+    run.expect(13, &["is larger than the limit of 2097152 bytes"]);
+    assert!(downloads(&hb).is_empty(), "{:?}", downloads(&hb));
+    // Headers, then silence.
+    let stalled = serve(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial");
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let dir = project("well-behaved", &format!("http://127.0.0.1:{stalled}/slow.wasm"));
+    let started = std::time::Instant::now();
+    let run = in_project(&hb, dir.path(), &["lock"], &[("HOSTBUILD_DOWNLOAD_TIMEOUT", "2s")]);
+    run.expect(8, &["stalled for 2s"]);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(downloads(&hb).is_empty(), "{:?}", downloads(&hb));
+}
+
+#[test]
+fn a_plugin_changed_since_the_lock_never_runs_silently() {
+    let hb = Hostbuild::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wb.wasm");
+    std::fs::copy(guest("well-behaved"), &file).unwrap();
+    std::fs::write(
+        dir.path().join("hostbuild.toml"),
+        "[plugins.well-behaved]\nsource = \"wb.wasm\"\ngrants = { env = [\"WELL_BEHAVED_VISIBLE\"] }\n",
+    )
+    .unwrap();
+    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    let out = dir.path().join("out");
+    let run_it = || in_project(&hb, dir.path(), &["run", "well-behaved", "--out", out.to_str().unwrap()], &[]);
+    run_it().expect(0, &[]);
+    // Someone replaces the file (same plugin, other bytes): no --locked given.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(&[0, 4, 1, b'x', b'y', b'z']);
+    std::fs::write(&file, bytes).unwrap();
+    run_it().expect(12, &["the component (sha256)", "hostbuild plugins update well-behaved"]);
+    in_project(&hb, dir.path(), &["plugins", "update", "well-behaved"], &[]).expect(0, &[]);
+    run_it().expect(0, &[]);
+}
