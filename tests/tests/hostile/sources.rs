@@ -175,6 +175,7 @@ fn an_https_to_http_redirect_is_refused() {
     let bundle = c.join("bundle.pem");
     let run = in_project(&hb, dir.path(), &["lock"], &[("SSL_CERT_FILE", bundle.to_str().unwrap())]);
     let _ = server.kill();
+    let _ = server.wait();
     run.expect(13, &["refused a redirect from https to http://127.0.0.1"]);
     assert!(downloads(&hb).is_empty());
 }
