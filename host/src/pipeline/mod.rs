@@ -32,7 +32,7 @@ use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{naming, DirMount, DockerBackend, StepHost, User};
+use crate::capabilities::container::{naming, DirMount, LocalEngine, StepHost, StepRunner, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::workspace::Workspace;
@@ -166,7 +166,15 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             limits: run.container_limits,
             step_timeout: run.step_timeout,
         };
-        o.plugin.lent_mut().container = Arc::new(DockerBackend::new(docker.clone(), host, log.clone()));
+        let engine = LocalEngine::new(
+            docker.clone(),
+            &name,
+            &run.id,
+            run.source.clone(),
+            tree.host_path().to_path_buf(),
+            log.clone(),
+        );
+        o.plugin.lent_mut().container = Arc::new(StepRunner::new(Arc::new(engine), host, log.clone()));
     }
     let ctx =
         BuildContext { run_id: run.id.clone(), options, images: recipes.iter().map(|r| r.name.clone()).collect() };

@@ -2,32 +2,65 @@
 //!
 //! The binding (`host.rs`) checks the plugin declared the `container`
 //! capability (and `gpu` for GPU requests) at every call, then hands the step
-//! to a [`ContainerBackend`]: [`DockerBackend`] on a Docker engine, or
-//! [`Unavailable`] before an engine is connected.
+//! to a [`ContainerBackend`]: a [`StepRunner`] on an engine, or
+//! [`Unavailable`] before one is connected. The runner turns the step into an
+//! engine-neutral [`ContainerSpec`] and runs it on a [`StepEngine`]: the
+//! local Docker engine ([`LocalEngine`]) or a Swarm.
 
 pub mod dirs;
-mod docker;
 pub mod engine;
 pub mod hardening;
 mod host;
 pub mod images;
 pub mod lifecycle;
+pub mod local;
 pub mod naming;
+pub mod output;
+mod runner;
+pub mod spec;
 pub mod trust;
 mod unavailable;
 
 pub use dirs::DirMount;
-pub use docker::{container_body, DockerBackend, StepHost, User};
 pub use engine::EngineUnreachable;
+pub use local::LocalEngine;
+pub use runner::StepRunner;
+pub use spec::{ContainerSpec, StepHost, User};
 pub use unavailable::Unavailable;
 
 use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
 
-/// Where steps run.
+/// Where steps run, as the plugin-facing binding sees it.
 #[async_trait::async_trait]
 pub trait ContainerBackend: Send + Sync {
     /// Runs one step to completion; a non-zero exit is an outcome.
     async fn run_step(&self, plugin: &str, step: &Step) -> Result<StepOutcome, ContainerError>;
+}
+
+/// An engine that runs step containers: the local Docker engine, a Docker
+/// Swarm (services), and in time a Kubernetes cluster (Jobs). One per
+/// platform of a run: it knows where that platform's source and output are.
+#[async_trait::async_trait]
+pub trait StepEngine: Send + Sync {
+    /// Runs one step to completion (a non-zero exit is an outcome, not an
+    /// error); its output goes to the log as it comes.
+    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, ContainerError>;
+
+    /// After the platform's last step: bring what it left home (a staged
+    /// output tree) and release what it held. Nothing to do locally.
+    async fn finish(&self) -> Result<(), ContainerError> {
+        Ok(())
+    }
+}
+
+/// The container of a step on the local engine, and its platform: public
+/// for tests that inspect its shape.
+pub fn container_body(
+    step: &Step,
+    host: &StepHost,
+) -> Result<(bollard::models::ContainerCreateBody, String), ContainerError> {
+    let spec = ContainerSpec::for_step(step, host)?;
+    Ok(local::container_body(&spec, &host.source, &host.output))
 }
 
 /// The engine could not do what the run needs.

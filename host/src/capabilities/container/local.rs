@@ -1,0 +1,254 @@
+//! The local engine: each step is a fresh container on the Docker engine
+//! `DOCKER_HOST` names (or the local socket), its logical mounts bound to
+//! this machine's paths, labelled for cleanup, its output streamed, removed
+//! when it ends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use tokio::sync::Mutex;
+
+use super::output::StepOutput;
+use super::spec::{ContainerSpec, Lent, User};
+use super::{lifecycle, naming, StepEngine};
+use crate::capabilities::log::{Level, LogSink};
+use crate::runtime::bindings::container::{ContainerError, StepOutcome};
+use crate::units::{Size, Span};
+
+/// The exit status of a step stopped by the step timeout (as `timeout(1)`).
+pub const TIMED_OUT: i32 = 124;
+
+/// Steps of one platform on the local engine.
+pub struct LocalEngine {
+    docker: Docker,
+    plugin: String,
+    run_id: String,
+    /// Host paths of the logical mounts.
+    source: PathBuf,
+    output: PathBuf,
+    log: Arc<dyn LogSink>,
+    /// Cache volumes already prepared by this run.
+    prepared: Mutex<Vec<String>>,
+}
+
+impl LocalEngine {
+    pub fn new(
+        docker: Docker,
+        plugin: &str,
+        run_id: &str,
+        source: PathBuf,
+        output: PathBuf,
+        log: Arc<dyn LogSink>,
+    ) -> Self {
+        Self { docker, plugin: plugin.into(), run_id: run_id.into(), source, output, log, prepared: Mutex::default() }
+    }
+}
+
+/// The container of a spec, with its mounts bound to `source` and `output`;
+/// and the platform to create it for.
+pub fn container_body(
+    spec: &ContainerSpec,
+    source: &std::path::Path,
+    output: &std::path::Path,
+) -> (ContainerCreateBody, String) {
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| {
+            let (typ, from) = match &m.lent {
+                Lent::Source => (MountType::BIND, source.display().to_string()),
+                Lent::Output => (MountType::BIND, output.display().to_string()),
+                Lent::Cache(volume) => (MountType::VOLUME, volume.clone()),
+                Lent::Dir(dir) => (MountType::BIND, dir.display().to_string()),
+            };
+            Mount {
+                target: Some(m.target.clone()),
+                source: Some(from),
+                typ: Some(typ),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let device_requests = spec.gpus.as_ref().map(|g| {
+        let mut caps = vec!["gpu".to_string()];
+        caps.extend(g.capabilities.iter().cloned());
+        vec![DeviceRequest {
+            driver: Some("nvidia".into()),
+            count: Some(g.count.map_or(-1, i64::from)),
+            capabilities: Some(vec![caps]),
+            ..Default::default()
+        }]
+    });
+    let mut config = HostConfig {
+        mounts: Some(mounts),
+        init: Some(true),
+        network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+        device_requests,
+        ..Default::default()
+    };
+    spec.limits.apply(&mut config, &[]);
+    let body = ContainerCreateBody {
+        image: Some(spec.image.tag.clone()),
+        cmd: Some(spec.argv.clone()),
+        env: Some(spec.env.clone()),
+        working_dir: spec.workdir.clone(),
+        user: Some(spec.user.to_string()),
+        labels: Some(spec.labels.clone()),
+        host_config: Some(config),
+        ..Default::default()
+    };
+    (body, spec.image.platform.clone())
+}
+
+impl LocalEngine {
+    /// Creates a cache volume once and hands it to the steps' user. The
+    /// chown runs in hostbuild's own image (never the plugin's), with only
+    /// CAP_CHOWN, no network and the limits of every container.
+    async fn ensure_cache(&self, volume: &str, spec: &ContainerSpec) -> Result<(), ContainerError> {
+        let mut prepared = self.prepared.lock().await;
+        if prepared.iter().any(|v| v == volume) {
+            return Ok(());
+        }
+        let fresh = self.docker.inspect_volume(volume).await.is_err();
+        if fresh {
+            let options = bollard::models::VolumeCreateRequest {
+                name: Some(volume.to_string()),
+                labels: Some(HashMap::from([(naming::LABEL_CACHE.to_string(), self.plugin.clone())])),
+                ..Default::default()
+            };
+            self.docker.create_volume(options).await.map_err(|e| ContainerError::Failed(e.to_string()))?;
+        }
+        if fresh && spec.user.uid != 0 {
+            self.chown_volume(volume, spec.user, spec).await?;
+        }
+        prepared.push(volume.to_string());
+        Ok(())
+    }
+
+    async fn chown_volume(&self, volume: &str, user: User, spec: &ContainerSpec) -> Result<(), ContainerError> {
+        if self.docker.inspect_image(naming::HELPER_IMAGE).await.is_err() {
+            return Err(ContainerError::Unavailable(format!(
+                "hostbuild's own image {} (it prepares cache volumes) is missing; make it with `cargo xtask images`",
+                naming::HELPER_IMAGE
+            )));
+        }
+        let mut config = HostConfig {
+            mounts: Some(vec![Mount {
+                target: Some("/cache".into()),
+                source: Some(volume.to_string()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }]),
+            network_mode: Some("none".into()),
+            ..Default::default()
+        };
+        spec.limits.apply(&mut config, &["CHOWN"]);
+        let body = ContainerCreateBody {
+            image: Some(naming::HELPER_IMAGE.to_string()),
+            entrypoint: Some(vec!["chown".into()]),
+            cmd: Some(vec![user.to_string(), "/cache".into()]),
+            user: Some("0:0".into()),
+            labels: Some(lifecycle::labels(&self.run_id, &self.plugin)),
+            host_config: Some(config),
+            ..Default::default()
+        };
+        let outcome = self.run_container("prepare cache", body, "linux/amd64", spec).await?;
+        if outcome.exit_code != 0 {
+            return Err(ContainerError::Failed(format!(
+                "preparing the cache volume failed: {}",
+                outcome.tail.join(" | ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates, starts, follows and removes one container; one over the
+    /// step timeout is stopped and fails with status 124 (as `timeout` does).
+    async fn run_container(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        platform: &str,
+        spec: &ContainerSpec,
+    ) -> Result<StepOutcome, ContainerError> {
+        let started = Instant::now();
+        let failed =
+            |what: &str, e: bollard::errors::Error| ContainerError::Failed(format!("step `{name}`: {what}: {e}"));
+        let options = CreateContainerOptionsBuilder::default().platform(platform).build();
+        let id = self.docker.create_container(Some(options), body).await.map_err(|e| failed("create", e))?.id;
+        let mut output = StepOutput::new(self.log.as_ref(), &self.plugin, name);
+        let followed = self.follow(&id, &mut output);
+        let result = match spec.timeout {
+            Some(limit) => match tokio::time::timeout(limit, followed).await {
+                Ok(result) => result,
+                Err(_) => {
+                    let message =
+                        format!("hostbuild: step `{name}` stopped: it ran longer than --step-timeout {}", Span(limit));
+                    self.log.line(&self.plugin, Level::Error, &message);
+                    output.tail.push(message);
+                    Ok(TIMED_OUT)
+                }
+            },
+            None => followed.await,
+        };
+        let oom =
+            self.docker.inspect_container(&id, None).await.ok().and_then(|c| c.state?.oom_killed).unwrap_or(false);
+        let remove = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let _ = self.docker.remove_container(&id, Some(remove)).await;
+        let exit_code = result.map_err(|e| failed("run", e))?;
+        if oom {
+            let message = format!(
+                "hostbuild: step `{name}` was killed: it used more than its memory limit of {} (--memory)",
+                Size(spec.limits.memory_bytes)
+            );
+            self.log.line(&self.plugin, Level::Error, &message);
+            output.tail.push(message);
+        }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        Ok(StepOutcome { exit_code, tail: output.tail.into_lines(), duration_ms })
+    }
+
+    /// Starts the container and streams its output until it exits; returns
+    /// its exit status.
+    async fn follow(&self, id: &str, output: &mut StepOutput<'_>) -> Result<i32, bollard::errors::Error> {
+        self.docker.start_container(id, None).await?;
+        let options = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
+        let mut logs = self.docker.logs(id, Some(options));
+        while let Some(chunk) = logs.next().await {
+            match chunk? {
+                bollard::container::LogOutput::StdErr { message } => output.push(true, &message),
+                other => output.push(false, &other.into_bytes()),
+            }
+        }
+        output.finish();
+        let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        Ok(match wait.next().await {
+            Some(Ok(r)) => r.status_code as i32,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code as i32,
+            Some(Err(e)) => return Err(e),
+            None => -1,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl StepEngine for LocalEngine {
+    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, ContainerError> {
+        for m in &spec.mounts {
+            if let Lent::Cache(volume) = &m.lent {
+                self.ensure_cache(volume, spec).await?;
+            }
+        }
+        let (body, platform) = container_body(spec, &self.source, &self.output);
+        self.run_container(&spec.name, body, &platform, spec).await
+    }
+}
