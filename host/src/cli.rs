@@ -355,6 +355,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
+
     /// Size cap of each platform's ccache volume.
     #[arg(long, env = "HOSTBUILD_CCACHE_SIZE", default_value = "10G", value_name = "SIZE")]
     pub ccache_size: String,
@@ -391,6 +394,10 @@ pub struct DoctorArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Also check the swarm: `--engine swarm`.
+    #[arg(long = "engine", env = "HOSTBUILD_ENGINE", value_name = "KIND")]
+    pub engine: Option<EngineKind>,
 }
 
 /// What the user lends a plugin's containers besides the logical volumes
@@ -432,6 +439,41 @@ pub struct EngineArgs {
     /// ssl_verify. For a proxy that re-signs TLS. Changing it rebuilds images.
     #[arg(long, env = "HOSTBUILD_CA_BUNDLE", value_name = "FILE")]
     pub ca_bundle: Option<PathBuf>,
+}
+
+/// Which engine runs the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineKind {
+    /// Containers on the Docker engine DOCKER_HOST names (or the local socket).
+    Local,
+    /// Services on the Docker Swarm that engine manages.
+    Swarm,
+}
+
+/// Where steps run (`run` and `doctor`); each flag wins over `[engine]`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SwarmArgs {
+    /// Where steps run: `local` containers, or services on the `swarm` the
+    /// Docker engine manages [default: local, or `kind` under [engine]].
+    #[arg(long = "engine", env = "HOSTBUILD_ENGINE", value_name = "KIND")]
+    pub kind: Option<EngineKind>,
+
+    /// The registry swarm nodes pull the recipe images from (pushed there,
+    /// pinned by digest): HOST:PORT[/PREFIX], or PUSH=PULL when the nodes
+    /// reach it by another name than this machine.
+    #[arg(long, env = "HOSTBUILD_REGISTRY", value_name = "REGISTRY")]
+    pub registry: Option<crate::capabilities::container::swarm::Registry>,
+
+    /// A placement constraint on the swarm node of every platform
+    /// (repeatable), e.g. node.labels.pool==ci.
+    #[arg(long = "constraint", value_name = "EXPR")]
+    pub constraints: Vec<String>,
+
+    /// Stage the source and output through the store (--store s3://...)
+    /// even for platforms on the manager node.
+    #[arg(long)]
+    pub always_stage: bool,
 }
 
 /// Limits every plugin call runs under.

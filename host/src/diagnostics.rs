@@ -9,6 +9,7 @@ use crate::artifact::publish::PublishError;
 use crate::artifact::pull::PullError;
 use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::store::StoreError;
+use crate::capabilities::container::swarm::SwarmError;
 use crate::capabilities::container::trust::TrustError;
 use crate::capabilities::container::EngineError;
 use crate::capabilities::log::sanitize::sanitize;
@@ -130,6 +131,43 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return Some(engine_error(e));
+    }
+    if let Some(e) = e.downcast_ref::<SwarmError>() {
+        return Some(match e {
+            SwarmError::NotAManager { .. } => (
+                ExitStatus::Unavailable,
+                Some(
+                    "make this engine a swarm manager (`docker swarm init`), point DOCKER_HOST at one, or use \
+                      --engine local"
+                        .into(),
+                ),
+            ),
+            SwarmError::NoRegistry => (
+                ExitStatus::Usage,
+                Some(
+                    "pass --registry HOST:PORT (or `registry` under [engine]): a registry every node can pull \
+                      from, e.g. Debian's docker-registry run as a swarm service (see the README)"
+                        .into(),
+                ),
+            ),
+            SwarmError::NoNode { .. } => (
+                ExitStatus::Unavailable,
+                Some("check --constraint and the nodes' labels (`docker node ls`, `docker node inspect`)".into()),
+            ),
+            SwarmError::Push { .. } => (
+                ExitStatus::Unavailable,
+                Some("check that the registry is up and that this machine's engine can push to it".into()),
+            ),
+            SwarmError::NoStaging { .. } => (
+                ExitStatus::Usage,
+                Some(
+                    "pass --store s3://BUCKET/PREFIX (an S3 server the nodes reach), or constrain the platform to \
+                      the manager"
+                        .into(),
+                ),
+            ),
+            SwarmError::Api(_) => (ExitStatus::Unavailable, Some("`hostbuild doctor --engine swarm`".into())),
+        });
     }
     if e.downcast_ref::<TrustError>().is_some() {
         let hint = "--ca-bundle (HOSTBUILD_CA_BUNDLE) names a PEM bundle such as /etc/ssl/certs/ca-certificates.crt";

@@ -11,11 +11,12 @@ use super::Usage;
 use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::images::{self, BuiltImage};
+use crate::capabilities::container::swarm::{SwarmError, SwarmOptions};
 use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{binfmt_enabled, emulation_handler, DirMount, EngineError};
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::Lent;
-use crate::cli::{EngineArgs, LimitArgs};
+use crate::cli::{EngineArgs, EngineKind, LimitArgs, SwarmArgs};
 use crate::description::{validate, PlatformInfo};
 use crate::project::config::Located;
 use crate::project::lock::Lockfile;
@@ -48,9 +49,11 @@ pub struct EngineSettings {
     pub limits: ContainerLimits,
     pub step_timeout: Option<Duration>,
     pub trust: Trust,
+    /// Set when steps run on a swarm.
+    pub swarm: Option<SwarmOptions>,
 }
 
-pub fn engine_settings(args: &EngineArgs) -> anyhow::Result<EngineSettings> {
+pub fn engine_settings(args: &EngineArgs, swarm: Option<&SwarmArgs>) -> anyhow::Result<EngineSettings> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let located = crate::project::config::Located::read(&cwd)?;
     let (file, dir) = match &located {
@@ -77,7 +80,22 @@ pub fn engine_settings(args: &EngineArgs) -> anyhow::Result<EngineSettings> {
     }
     let step_timeout = args.step_timeout.or(file.step_timeout().map_err(invalid)?).map(|s| s.0);
     let bundle = args.ca_bundle.clone().or_else(|| file.ca_bundle.as_ref().map(|b| dir.join(b)));
-    Ok(EngineSettings { limits, step_timeout, trust: Trust::new(bundle.as_deref())? })
+    let kind = swarm.and_then(|s| s.kind).or(file.kind).unwrap_or(EngineKind::Local);
+    let swarm = match (kind, swarm) {
+        (EngineKind::Swarm, Some(s)) => {
+            let registry = match s.registry.clone().or(file.registry().map_err(invalid)?) {
+                Some(r) => r,
+                None => return Err(SwarmError::NoRegistry.into()),
+            };
+            let mut constraints = file.constraints.clone();
+            constraints.extend(s.constraints.iter().cloned());
+            let pending = file.pending_timeout().map_err(invalid)?.map_or(Duration::from_secs(60), |p| p.0);
+            let always_stage = s.always_stage || file.always_stage().map_err(invalid)?;
+            Some(SwarmOptions { registry, constraints, always_stage, pending })
+        }
+        _ => None,
+    };
+    Ok(EngineSettings { limits, step_timeout, trust: Trust::new(bundle.as_deref())?, swarm })
 }
 
 /// A plugin that has been loaded and has described itself.

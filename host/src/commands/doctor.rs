@@ -61,6 +61,9 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
             }),
         });
     }
+    if args.engine == Some(crate::cli::EngineKind::Swarm) {
+        checks.extend(swarm_checks(engine.as_ref().ok().map(|(d, _)| d)).await);
+    }
     let nvidia = engine.as_ref().is_ok_and(|(_, i)| i.runtimes.iter().any(|r| r == "nvidia"));
     checks.push(Check {
         name: "nvidia runtime",
@@ -124,6 +127,68 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
         }
     }
     Ok(if healthy { ExitStatus::Success } else { ExitStatus::Unavailable })
+}
+
+/// The swarm behind the engine: a manager, its nodes, their architectures
+/// and GPUs.
+async fn swarm_checks(docker: Option<&bollard::Docker>) -> Vec<Check> {
+    use crate::capabilities::container::swarm::nodes::{NodeInfo, GPU_RESOURCE};
+    let Some(docker) = docker else { return Vec::new() };
+    let info = docker.info().await.ok().and_then(|i| i.swarm).unwrap_or_default();
+    let manager = info.control_available == Some(true);
+    let mut checks = vec![Check {
+        name: "swarm manager",
+        ok: manager,
+        required: true,
+        detail: if manager {
+            format!("this engine manages a swarm of {} node(s)", info.nodes.unwrap_or(0))
+        } else {
+            format!(
+                "this engine is not a swarm manager ({})",
+                info.local_node_state.map(|s| s.to_string()).unwrap_or_default()
+            )
+        },
+        fix: (!manager).then(|| "`docker swarm init` here (and `docker swarm join` on the other hosts)".into()),
+    }];
+    if manager {
+        let nodes: Vec<NodeInfo> = docker
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(NodeInfo::from_node)
+            .collect();
+        let mut archs: Vec<&str> = nodes.iter().map(|n| n.arch.as_str()).collect();
+        archs.sort();
+        archs.dedup();
+        let ready = nodes.iter().filter(|n| n.ready).count();
+        checks.push(Check {
+            name: "swarm nodes",
+            ok: ready > 0,
+            required: true,
+            detail: format!(
+                "{ready} of {} ready; architectures {}: {}",
+                nodes.len(),
+                archs.join(", "),
+                nodes.iter().map(NodeInfo::describe).collect::<Vec<_>>().join("; ")
+            ),
+            fix: (ready == 0).then(|| "check `docker node ls`".into()),
+        });
+        let gpus: i64 = nodes.iter().filter(|n| n.ready).map(|n| n.gpus).sum();
+        checks.push(Check {
+            name: "swarm GPUs",
+            ok: gpus > 0,
+            required: false,
+            detail: format!("{gpus} {GPU_RESOURCE} generic resource(s) on ready nodes"),
+            fix: (gpus == 0).then(|| {
+                format!(
+                    "on GPU nodes: dockerd --node-generic-resource {GPU_RESOURCE}=<uuid> and \
+                     `docker node update --label-add hostbuild.gpu=true NODE`"
+                )
+            }),
+        });
+    }
+    checks
 }
 
 fn wasm_target_installed() -> bool {

@@ -11,8 +11,13 @@ use futures::{StreamExt, TryStreamExt};
 use super::{common, Usage};
 use crate::artifact::characteristics;
 use crate::capabilities::artifacts::open::open as open_store;
+use crate::capabilities::artifacts::open::OpenError;
+use crate::capabilities::artifacts::s3::S3Store;
 use crate::capabilities::artifacts::store::ObjectStore;
-use crate::capabilities::container::{engine, lifecycle, EngineError};
+use crate::capabilities::container::images::{self, ImageBuild};
+use crate::capabilities::container::swarm::{self, staging, Swarm, SwarmOptions};
+use crate::capabilities::container::trust::Trust;
+use crate::capabilities::container::{engine, lifecycle, naming, EngineError};
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::cli::RunArgs;
 use crate::diagnostics::ExitStatus;
@@ -20,6 +25,7 @@ use crate::interrupt::{shutdown_signal, Interrupted};
 use crate::options::check_unscoped;
 use crate::pipeline::{run_platform, PlatformSummary, RunSettings};
 use crate::project::resolve::Resolved;
+use crate::runtime::bindings::types::ImageRecipe;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
@@ -28,7 +34,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
         hint: "pass the project to build with --source DIR".into(),
     })?;
-    let settings = common::engine_settings(&args.engine)?;
+    let settings = common::engine_settings(&args.engine, Some(&args.swarm))?;
     let project = common::project_for(&args.plugins, args.locked)?;
     let mut opened: Vec<(common::Opened, Resolved)> = Vec::new();
     for arg in &args.plugins {
@@ -52,6 +58,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         true => Some(characteristics::commit(args.git_sha.as_deref(), &source)?.value),
         false => characteristics::commit(args.git_sha.as_deref(), &source).ok().map(|f| f.value),
     };
+    let id = run_id();
     let engine = if opened.iter().any(|(o, _)| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
         let reaped = lifecycle::reap_orphans(&docker).await.removed;
@@ -62,8 +69,16 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     } else {
         None
     };
+    let swarm = match (settings.swarm, &engine) {
+        (Some(options), Some((docker, info))) => {
+            let gpus = !args.no_gpu && opened.iter().any(|(o, _)| o.info.capabilities.gpu);
+            let swarm = connect_swarm(docker, info, &id, options, &args.store, &settings.trust, gpus, &log).await?;
+            Some(swarm)
+        }
+        _ => None,
+    };
     let run = Arc::new(RunSettings {
-        id: run_id(),
+        id,
         commit,
         store,
         force: args.force,
@@ -82,6 +97,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         step_timeout: settings.step_timeout,
         trust: settings.trust,
         engine: engine.clone(),
+        swarm: swarm.clone(),
         log: log.clone(),
     });
     let pipeline = futures::stream::iter(opened.into_iter().map(|(o, r)| run_platform(o, r, run.clone())))
@@ -92,7 +108,11 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         signal = shutdown_signal() => Err(signal),
     };
     // The pipeline is dropped by now: no new container can be asked for.
-    let removed = match &engine {
+    let mut removed = match &swarm {
+        Some(swarm) => swarm.remove_run(outcome.is_err()).await,
+        None => 0,
+    };
+    removed += match &engine {
         Some((docker, _)) => lifecycle::remove_run(docker, &run.id, STOP_GRACE, outcome.is_err()).await,
         None => 0,
     };
@@ -105,6 +125,59 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     };
     print_summary(&summaries, args.json)?;
     Ok(ExitStatus::Success)
+}
+
+/// The swarm of the engine, for this run: services of dead owners swept,
+/// GPUs there when a platform needs them, and staging through an S3 store
+/// (with hostbuild's helper image built) when platforms may leave the
+/// manager.
+#[allow(clippy::too_many_arguments)]
+async fn connect_swarm(
+    docker: &bollard::Docker,
+    info: &engine::EngineInfo,
+    run_id: &str,
+    options: SwarmOptions,
+    store: &str,
+    trust: &Trust,
+    gpus: bool,
+    log: &Arc<dyn LogSink>,
+) -> anyhow::Result<Arc<Swarm>> {
+    let mut swarm = Swarm::connect(docker.clone(), &info.endpoint, run_id, options.clone(), None).await?;
+    let swept = swarm::reap_services(docker).await;
+    if swept.removed_services > 0 {
+        let message = format!("removed {} service(s) left by runs that died", swept.removed_services);
+        log.line("hostbuild", Level::Info, &message);
+    }
+    if gpus && !swarm.has_gpus() {
+        return Err(EngineError::NoGpuRuntime {
+            plugin: "the swarm".into(),
+            runtimes: format!(
+                "no node advertises {} resources: {}",
+                swarm::nodes::GPU_RESOURCE,
+                swarm.describe_nodes()
+            ),
+        }
+        .into());
+    }
+    let may_leave = options.always_stage || swarm.nodes.iter().filter(|n| n.ready).count() > 1;
+    if let (true, Some(rest)) = (may_leave, store.strip_prefix("s3://")) {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let s3 = S3Store::connect(bucket, prefix)
+            .await
+            .map_err(|source| OpenError::Connect { url: store.into(), source })?;
+        let recipe = ImageRecipe {
+            name: "helper".into(),
+            dockerfile: staging::helper_dockerfile(naming::HELPER_IMAGE),
+            context: vec![],
+            build_args: vec![],
+            platform: "linux/amd64".into(),
+            base_image: naming::HELPER_IMAGE.into(),
+        };
+        let how = ImageBuild { explain: false, gpu: false, network: true, trust, owner: "hostbuild" };
+        let helper = images::build(docker, "hostbuild", &recipe, log.as_ref(), &how).await?;
+        swarm.set_staging(Arc::new(staging::Staging::new(Arc::new(s3), helper)));
+    }
+    Ok(Arc::new(swarm))
 }
 
 /// How long a step's container gets to stop after SIGTERM before SIGKILL.

@@ -20,6 +20,7 @@
 //! a project that ships it as a symlink (or as a file) is refused.
 
 mod scan;
+mod unpack;
 
 use std::io::ErrorKind;
 use std::os::fd::AsFd;

@@ -31,8 +31,9 @@ use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::hardening::ContainerLimits;
+use crate::capabilities::container::swarm::{Swarm, SwarmEngine};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{naming, DirMount, LocalEngine, StepHost, StepRunner, User};
+use crate::capabilities::container::{naming, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::workspace::Workspace;
@@ -78,6 +79,8 @@ pub struct RunSettings {
     /// The CA bundle and proxies lent to image builds and networked steps.
     pub trust: Trust,
     pub engine: Option<(bollard::Docker, EngineInfo)>,
+    /// Set when steps run on a swarm (`--engine swarm`).
+    pub swarm: Option<Arc<Swarm>>,
     pub log: Arc<dyn LogSink>,
 }
 
@@ -132,6 +135,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
     let recipes = o.plugin.image(&options).await?;
     recipes::check(&name, &recipes, &caps)?;
     let mut built = HashMap::new();
+    let mut step_engine: Option<Arc<dyn StepEngine>> = None;
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
         if resolved.locked.is_some() {
             let ids = crate::capabilities::container::images::base_image_ids(docker, &recipes).await;
@@ -141,7 +145,8 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
         }
         let how = ImageBuild {
             explain: run.explain,
-            gpu: !run.no_gpu,
+            // On a swarm, GPUs are on nodes, checked when the run starts.
+            gpu: !run.no_gpu && run.swarm.is_none(),
             network: caps.image_network,
             trust: &run.trust,
             owner: &key,
@@ -166,20 +171,35 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             limits: run.container_limits,
             step_timeout: run.step_timeout,
         };
-        let engine = LocalEngine::new(
-            docker.clone(),
-            &name,
-            &run.id,
-            run.source.clone(),
-            tree.host_path().to_path_buf(),
-            log.clone(),
-        );
-        o.plugin.lent_mut().container = Arc::new(StepRunner::new(Arc::new(engine), host, log.clone()));
+        let engine: Arc<dyn StepEngine> = match &run.swarm {
+            Some(swarm) => {
+                let images: Vec<_> = built.values().cloned().collect();
+                let node = swarm.place(&name, &images, caps.gpu && !run.no_gpu)?;
+                let on = SwarmEngine::new(swarm.clone(), &name, node, run.source.clone(), tree.clone(), log.clone());
+                Arc::new(on.await?)
+            }
+            None => Arc::new(LocalEngine::new(
+                docker.clone(),
+                &name,
+                &run.id,
+                run.source.clone(),
+                tree.host_path().to_path_buf(),
+                log.clone(),
+            )),
+        };
+        step_engine = Some(engine.clone());
+        o.plugin.lent_mut().container = Arc::new(StepRunner::new(engine, host, log.clone()));
     }
     let ctx =
         BuildContext { run_id: run.id.clone(), options, images: recipes.iter().map(|r| r.name.clone()).collect() };
     log.line("hostbuild", Level::Info, &format!("{name}: building"));
     let report = o.plugin.build(&ctx).await;
+    if let Some(engine) = &step_engine {
+        // What the engine held for the platform (staged volumes) goes.
+        if let Err(e) = engine.finish().await {
+            log.line("hostbuild", Level::Warn, &format!("{name}: cleaning up after the steps: {e}"));
+        }
+    }
     // Whatever the build's outcome, the user is never handed unsafe files
     // without being told.
     let scan_tree = tree.clone();

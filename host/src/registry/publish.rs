@@ -118,7 +118,7 @@ pub async fn publish_images(
 }
 
 /// `repository` and `tag` of a reference (`latest` when it has none).
-fn split(reference: &str) -> (&str, &str) {
+pub(crate) fn split(reference: &str) -> (&str, &str) {
     match reference.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, tag),
         _ => (reference, "latest"),
@@ -136,7 +136,12 @@ fn platform_json(platform: &str) -> serde_json::Value {
     value
 }
 
-async fn push_tag(docker: &bollard::Docker, repo: &str, tag: &str, target: &str) -> Result<(), RegistryError> {
+pub(crate) async fn push_tag(
+    docker: &bollard::Docker,
+    repo: &str,
+    tag: &str,
+    target: &str,
+) -> Result<(), RegistryError> {
     let registry = credentials::registry_of(target);
     let creds = match credentials::lookup(&registry) {
         Some(b) => DockerCredentials {
@@ -160,7 +165,7 @@ async fn push_tag(docker: &bollard::Docker, repo: &str, tag: &str, target: &str)
 }
 
 /// Digest, size and media type of the manifest the registry holds for `target`.
-async fn manifest_of(target: &str) -> Result<(String, usize, String), RegistryError> {
+pub(crate) async fn manifest_of(target: &str) -> Result<(String, usize, String), RegistryError> {
     let reference: Reference = target.parse().map_err(|e: oci_client::ParseError| RegistryError::Push {
         reference: target.into(),
         message: e.to_string(),

@@ -192,6 +192,25 @@ impl S3Store {
 }
 
 impl S3Store {
+    /// A URL that downloads `key` for `ttl` without credentials (for swarm
+    /// nodes staging files; it names nothing but that object).
+    pub async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError> {
+        let full = self.full(key)?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+            .map_err(|e| StoreError::Io(format!("presigning {key}: {e}")))?;
+        let request = self.client.get_object().bucket(&self.bucket).key(&full).presigned(config).await;
+        request.map(|r| r.uri().to_string()).map_err(|e| self.error(key, e))
+    }
+
+    /// A URL that uploads `key` (a PUT with a length) for `ttl`.
+    pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, StoreError> {
+        let full = self.full(key)?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+            .map_err(|e| StoreError::Io(format!("presigning {key}: {e}")))?;
+        let request = self.client.put_object().bucket(&self.bucket).key(&full).presigned(config).await;
+        request.map(|r| r.uri().to_string()).map_err(|e| self.error(key, e))
+    }
+
     /// Whether the stored object `full` has exactly the bytes of `file`
     /// (`size` long), compared as both stream: nothing is read whole.
     async fn holds(&self, key: &str, full: &str, file: &File, size: u64) -> Result<bool, StoreError> {

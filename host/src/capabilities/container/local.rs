@@ -109,27 +109,50 @@ pub fn container_body(
     (body, spec.image.platform.clone())
 }
 
+/// Creates a cache volume on this engine (labelled with the platform) and,
+/// when it is new, hands it to the steps' user. The chown runs in
+/// hostbuild's own image (never the plugin's), with only CAP_CHOWN, no
+/// network and the limits of every container.
+pub async fn prepare_volume(
+    docker: &Docker,
+    plugin: &str,
+    run_id: &str,
+    volume: &str,
+    spec: &ContainerSpec,
+    log: &Arc<dyn LogSink>,
+) -> Result<(), ContainerError> {
+    let fresh = docker.inspect_volume(volume).await.is_err();
+    if fresh {
+        let options = bollard::models::VolumeCreateRequest {
+            name: Some(volume.to_string()),
+            labels: Some(HashMap::from([(naming::LABEL_CACHE.to_string(), plugin.to_string())])),
+            ..Default::default()
+        };
+        docker.create_volume(options).await.map_err(|e| ContainerError::Failed(e.to_string()))?;
+    }
+    if fresh && spec.user.uid != 0 {
+        let engine = LocalEngine {
+            docker: docker.clone(),
+            plugin: plugin.into(),
+            run_id: run_id.into(),
+            source: PathBuf::new(),
+            output: PathBuf::new(),
+            log: log.clone(),
+            prepared: Mutex::default(),
+        };
+        engine.chown_volume(volume, spec.user, spec).await?;
+    }
+    Ok(())
+}
+
 impl LocalEngine {
-    /// Creates a cache volume once and hands it to the steps' user. The
-    /// chown runs in hostbuild's own image (never the plugin's), with only
-    /// CAP_CHOWN, no network and the limits of every container.
+    /// Prepares a cache volume once per run.
     async fn ensure_cache(&self, volume: &str, spec: &ContainerSpec) -> Result<(), ContainerError> {
         let mut prepared = self.prepared.lock().await;
         if prepared.iter().any(|v| v == volume) {
             return Ok(());
         }
-        let fresh = self.docker.inspect_volume(volume).await.is_err();
-        if fresh {
-            let options = bollard::models::VolumeCreateRequest {
-                name: Some(volume.to_string()),
-                labels: Some(HashMap::from([(naming::LABEL_CACHE.to_string(), self.plugin.clone())])),
-                ..Default::default()
-            };
-            self.docker.create_volume(options).await.map_err(|e| ContainerError::Failed(e.to_string()))?;
-        }
-        if fresh && spec.user.uid != 0 {
-            self.chown_volume(volume, spec.user, spec).await?;
-        }
+        prepare_volume(&self.docker, &self.plugin, &self.run_id, volume, spec, &self.log).await?;
         prepared.push(volume.to_string());
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod naming;
 pub mod output;
 mod runner;
 pub mod spec;
+pub mod swarm;
 pub mod trust;
 mod unavailable;
 

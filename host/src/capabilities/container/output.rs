@@ -76,6 +76,7 @@ impl Lines {
 /// The stdout and stderr of one step, going to the log and its tail.
 pub struct StepOutput<'a> {
     log: &'a dyn LogSink,
+    step: String,
     source: String,
     streams: [Lines; 2],
     pub tail: Tail,
@@ -84,7 +85,18 @@ pub struct StepOutput<'a> {
 impl<'a> StepOutput<'a> {
     /// Output of step `step` of `plugin`.
     pub fn new(log: &'a dyn LogSink, plugin: &str, step: &str) -> Self {
-        Self { log, source: format!("{plugin}:{step}"), streams: Default::default(), tail: Tail::default() }
+        Self {
+            log,
+            step: step.into(),
+            source: format!("{plugin}:{step}"),
+            streams: Default::default(),
+            tail: Tail::default(),
+        }
+    }
+
+    /// The step's name.
+    pub fn step(&self) -> &str {
+        &self.step
     }
 
     /// Bytes of stdout (`stderr` false) or stderr.
