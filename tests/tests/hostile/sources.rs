@@ -231,3 +231,50 @@ fn a_plugin_changed_since_the_lock_never_runs_silently() {
     in_project(&hb, dir.path(), &["plugins", "update", "well-behaved"], &[]).expect(0, &[]);
     run_it().expect(0, &[]);
 }
+
+#[test]
+fn a_replaced_plugin_is_stopped_before_any_of_it_runs() {
+    let hb = Hostbuild::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wb.wasm");
+    std::fs::copy(guest("well-behaved"), &file).unwrap();
+    std::fs::write(
+        dir.path().join("hostbuild.toml"),
+        "[plugins.well-behaved]\nsource = \"wb.wasm\"\ngrants = { env = [\"WELL_BEHAVED_VISIBLE\"] }\n",
+    )
+    .unwrap();
+    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    let locked = hostbuild_tests::sha256sum(&file);
+    // The file is replaced by a plugin that crashes as soon as it runs: the
+    // lock must stop it before it is even loaded (no panic, no describe).
+    std::fs::copy(guest("trap"), &file).unwrap();
+    let replaced = hostbuild_tests::sha256sum(&file);
+    let out = dir.path().join("out");
+    let run = in_project(&hb, dir.path(), &["run", "well-behaved", "--out", out.to_str().unwrap()], &[]);
+    run.expect(
+        12,
+        &[
+            &format!("the component (sha256) differs from hostbuild.lock: expected {locked}, found {replaced}"),
+            "hint: if the change is intended, run `hostbuild plugins update well-behaved`",
+        ],
+    );
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("crashed"), "it ran:\n{}", run.stderr);
+    assert!(!out.exists(), "it ran: an output tree was made");
+    let compiled: Vec<_> = std::fs::read_dir(hb.cache.path().join("components")).unwrap().flatten().collect();
+    assert!(compiled.iter().all(|e| !e.file_name().to_string_lossy().starts_with(&replaced)), "it was compiled");
+
+    // A plugin the lock lacks runs with a warning, and not with --locked.
+    std::fs::copy(guest("well-behaved"), &file).unwrap();
+    let toml = std::fs::read_to_string(dir.path().join("hostbuild.toml")).unwrap();
+    let minimal = guest("hostile-minimal");
+    let entry =
+        format!("\n[plugins.hostile-minimal]\nsource = \"{}\"\ngrants = {{ container = true }}\n", minimal.display());
+    std::fs::write(dir.path().join("hostbuild.toml"), toml + &entry).unwrap();
+    in_project(&hb, dir.path(), &["inspect", "hostile-minimal"], &[]).expect(
+        0,
+        &["warning: plugin `hostile-minimal` is not in hostbuild.lock", "`hostbuild plugins update hostile-minimal`"],
+    );
+    in_project(&hb, dir.path(), &["inspect", "well-behaved"], &[]).expect(0, &[]);
+    in_project(&hb, dir.path(), &["run", "hostile-minimal", "--locked"], &[])
+        .expect(12, &["plugin `hostile-minimal` is not in hostbuild.lock"]);
+}
