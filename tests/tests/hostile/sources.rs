@@ -323,16 +323,16 @@ fn oci_registries_elsewhere_are_reached_over_https_only() {
     let mut cmd = hb.command();
     cmd.current_dir(dir.path()).args(["lock"]).env("HOSTBUILD_DOWNLOAD_TIMEOUT", "5s");
     let run = Run::from(with_evil_hosts(&cmd, dir.path()).output().unwrap());
-    run.expect(
-        8,
-        &["127.evil.example", "registries other than localhost or a loopback IP are reached over HTTPS only"],
-    );
     let seen = seen.lock().unwrap().clone();
     assert!(!seen.is_empty(), "hostbuild never connected: {}", run.stderr);
     for first in &seen {
         // 0x16 0x03: a TLS handshake record, never `GET /v2/` in clear text.
         assert_eq!(first.get(..2), Some(&[0x16, 0x03][..]), "{:?}", String::from_utf8_lossy(first));
     }
+    run.expect(
+        8,
+        &["127.evil.example", "registries other than localhost or a loopback IP are reached over HTTPS only"],
+    );
     assert!(downloads(&hb).is_empty());
 }
 
