@@ -23,6 +23,8 @@ mod image_network;
 mod images;
 #[path = "hostile/output_files.rs"]
 mod output_files;
+#[path = "hostile/plugin_memory.rs"]
+mod plugin_memory;
 #[path = "hostile/poisoning.rs"]
 mod poisoning;
 #[path = "hostile/privileges.rs"]

@@ -111,8 +111,11 @@ fn locked_refuses_a_changed_component_a_changed_version_and_a_changed_base_image
         &["plugin `well-behaved`: the component (sha256) differs from hostbuild.lock", &locked_sha, &changed_sha],
     );
     p.run(&["plugins", "verify"]).expect(12, &["differs from hostbuild.lock"]);
-    // Without --locked the drift is a warning, and the project's name check still holds.
-    p.build("well-behaved", &[]).expect(2, &["plugins.well-behaved comes from", "which is plugin `greedy`"]);
+    // Without --locked too: other bytes never run under the project's grants.
+    p.build("well-behaved", &[]).expect(12, &["the component (sha256) differs", &changed_sha]);
+    // Recording them checks the project's name first.
+    p.run(&["plugins", "update", "well-behaved"])
+        .expect(2, &["plugins.well-behaved comes from", "which is plugin `greedy`"]);
 
     // The version: the lock says another one than the plugin.
     std::fs::copy(guest("well-behaved"), &file).unwrap();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::common;
+use crate::capabilities::log::sanitize::sanitize;
 use crate::capabilities::log::Console;
 use crate::cli::InspectArgs;
 use crate::description::{capability_words, kind_text};
@@ -51,7 +52,8 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitStatus::Success);
     }
-    println!("{} {}: {}", info.name, info.version, info.summary);
+    // Summaries, defaults and recipes come from the plugin: shown sanitised.
+    println!("{} {}: {}", info.name, info.version, sanitize(&info.summary));
     println!("  file          {} ({} KiB)", loaded.path.display(), loaded.size.div_ceil(1024));
     println!("  sha256        {}", loaded.sha256);
     println!("  wit           hostbuild:platform@{} (this host: {})", loaded.wit_version, HOST_WIT_VERSION);
@@ -72,24 +74,26 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
         let width = info.options.iter().map(|o| o.name.len()).max().unwrap_or(0);
         for o in &info.options {
             let default = o.default.as_ref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
-            println!("    {:width$}  {}: {}{default}", o.name, kind_text(&o.kind), o.summary);
+            let line = format!("{}: {}{default}", kind_text(&o.kind), o.summary);
+            println!("    {:width$}  {}", o.name, sanitize(&line));
         }
     }
     for r in recipes.iter().flatten() {
-        println!("\nimage `{}`  (from {}, {})", r.name, r.base_image, r.platform);
+        let head = format!("image `{}`  (from {}, {})", r.name, r.base_image, r.platform);
+        println!("\n{}", sanitize(&head));
         for (k, v) in &r.build_args {
-            println!("  build arg  {k}={v}");
+            println!("  build arg  {}", sanitize(&format!("{k}={v}")));
         }
         for f in &r.context {
             println!(
                 "  context    {} ({} bytes{})",
-                f.path,
+                sanitize(&f.path),
                 f.contents.len(),
                 if f.executable { ", executable" } else { "" }
             );
         }
         for line in r.dockerfile.lines() {
-            println!("  | {line}");
+            println!("  | {}", sanitize(line));
         }
     }
     Ok(ExitStatus::Success)

@@ -31,14 +31,22 @@ fn parse(reference: &str) -> Result<Reference, SourceError> {
 /// download timeouts of plugin sources.
 fn client(reference: &Reference) -> Client {
     let registry = reference.resolve_registry().to_string();
-    let host = match registry.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => registry.as_str(),
+    let protocol = if on_this_machine(&registry) {
+        ClientProtocol::HttpsExcept(vec![registry.clone()])
+    } else {
+        ClientProtocol::Https
     };
-    let local = super::sources::is_loopback_host(host);
-    let protocol = if local { ClientProtocol::HttpsExcept(vec![registry.clone()]) } else { ClientProtocol::Https };
     let timeout = super::sources::DownloadLimits::from_env().map(|l| l.timeout).ok();
     Client::new(ClientConfig { protocol, read_timeout: timeout, connect_timeout: timeout, ..Default::default() })
+}
+
+/// Whether `registry` (`host[:port]`) is localhost or a loopback IP.
+fn on_this_machine(registry: &str) -> bool {
+    let host = match registry.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => registry,
+    };
+    super::sources::is_loopback_host(host)
 }
 
 /// Basic credentials for the registry of `reference` from the docker config.
@@ -74,7 +82,14 @@ pub fn registry_error(reference: &str, e: oci_client::errors::OciDistributionErr
             SourceError::Denied(format!("{reference}: the registry refused the credentials ({m})"))
         }
         E::RequestError(e) if e.is_connect() || e.is_timeout() => {
-            SourceError::Unreachable(format!("{reference}: cannot reach the registry: {e}"))
+            // A plain-HTTP registry elsewhere fails here: say why HTTPS was used.
+            let registry = reference.split('/').next().unwrap_or_default();
+            let https_only = if on_this_machine(registry) {
+                ""
+            } else {
+                " (registries other than localhost or a loopback IP are reached over HTTPS only)"
+            };
+            SourceError::Unreachable(format!("{reference}: cannot reach the registry{https_only}: {e}"))
         }
         other => SourceError::Failed(format!("{reference}: {other}")),
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::{Located, PluginEntry};
 use super::grants::Grants;
-use super::lock::{LockedPlugin, Lockfile};
+use super::lock::{LockedPlugin, Lockfile, LOCK_FILE};
 use super::sources::{self, Source};
 use super::ProjectError;
 use crate::capabilities::container::DirMount;
@@ -30,6 +30,9 @@ pub struct Resolved {
     pub locked: Option<LockedPlugin>,
     /// Whether differences from the lock stop the run (`--locked`).
     pub enforce_lock: bool,
+    /// Whether the project has a hostbuild.lock (a plugin it lacks runs,
+    /// with a warning).
+    pub lockfile: bool,
     /// The project's directory (relative mounts start there).
     pub project_dir: Option<PathBuf>,
 }
@@ -55,8 +58,11 @@ pub fn download_dir(cache: &Path) -> PathBuf {
     cache.join("plugins")
 }
 
-/// Resolves one run argument. With `locked`, a plugin must be in the lock,
-/// come from the locked source, and have the locked bytes.
+/// Resolves one run argument. A plugin the lock has an entry for must have
+/// the locked bytes, `--locked` or not: other bytes stop here, before
+/// anything of them is loaded or run (`hostbuild plugins update NAME`
+/// records an intended change). With `locked`, a plugin must also be in the
+/// lock and come from the locked source.
 pub async fn resolve(
     arg: &str,
     project: Option<&(Located, Option<Lockfile>)>,
@@ -73,6 +79,7 @@ pub async fn resolve(
             entry: None,
             locked: None,
             enforce_lock: false,
+            lockfile: false,
             project_dir: None,
         });
     }
@@ -96,7 +103,7 @@ pub async fn resolve(
     // A pin of the same source is what runs; its cached copy needs no download.
     let expected = pinned.as_ref().filter(|p| p.source == entry.source).map(|p| p.sha256.clone());
     let fetched = fetch(arg, &entry, &located.dir, cache, expected.as_deref()).await?;
-    if let (true, Some(pin)) = (locked, &pinned) {
+    if let Some(pin) = &pinned {
         if fetched.sha256 != pin.sha256 {
             return Err(ProjectError::LockMismatch {
                 name: arg.into(),
@@ -112,6 +119,7 @@ pub async fn resolve(
         entry: Some(entry),
         locked: pinned,
         enforce_lock: locked,
+        lockfile: lock.is_some(),
         project_dir: Some(located.dir.clone()),
     })
 }
@@ -189,7 +197,8 @@ impl Resolved {
 
     /// Checks a described plugin against hostbuild.toml (name, version
     /// requirement, grants) and hostbuild.lock (version, WIT version).
-    /// Returns warnings for lock differences that do not stop the run.
+    /// Returns warnings for lock differences that do not stop the run, and
+    /// for a plugin that a project's lock lacks.
     pub fn check_loaded(&self, info: &PlatformInfo, loaded: &LoadedComponent) -> Result<Vec<String>, ProjectError> {
         let (Some(name), Some(entry)) = (&self.name, &self.entry) else { return Ok(Vec::new()) };
         entry.check(name, info)?;
@@ -222,6 +231,11 @@ impl Resolved {
                     warnings.push(format!("{mismatch}; `hostbuild lock` records the new one"));
                 }
             }
+        } else if self.lockfile {
+            warnings.push(format!(
+                "plugin `{name}` is not in {LOCK_FILE}: its bytes are not pinned; \
+                 `hostbuild plugins update {name}` pins them"
+            ));
         }
         Ok(warnings)
     }

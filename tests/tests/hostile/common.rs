@@ -136,3 +136,28 @@ pub fn store_keys(store: &Path) -> Vec<String> {
     keys.sort();
     keys
 }
+
+/// `component` with one more top-level section (`id`, `payload`) at its end:
+/// how the tests make a component with other bytes (a custom section, id 0)
+/// or more core modules and instances (ids 1 and 2) than the SDK gives.
+pub fn with_section(component: &[u8], id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = component.to_vec();
+    out.push(id);
+    out.extend(leb128(payload.len() as u32));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Unsigned LEB128, as the WebAssembly binary format writes numbers.
+pub fn leb128(mut n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}

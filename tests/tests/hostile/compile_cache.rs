@@ -70,3 +70,33 @@ fn without_a_home_there_is_no_shared_fallback() {
     Run::from(cmd.output().unwrap()).expect(8, &["no directory for the compile cache", "HOSTBUILD_CACHE_DIR"]);
     assert_eq!(fallback.exists(), existed, "{} was used", fallback.display());
 }
+
+#[test]
+fn group_writable_or_shared_subdirectories_are_refused_and_new_ones_are_private() {
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("new/cache");
+    let inspect = |dir: &std::path::Path, tmp: &std::path::Path| {
+        let mut cmd = Hostbuild::new().command();
+        cmd.args([OsStr::new("inspect"), guest("well-behaved").as_os_str()])
+            .env("HOSTBUILD_CACHE_DIR", dir)
+            .env("TMPDIR", tmp);
+        Run::from(cmd.output().unwrap())
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    inspect(&dir, tmp.path()).expect(0, &[]);
+    for d in [dir.clone(), dir.join("components")] {
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700, "{} is not 0700", d.display());
+    }
+    // Writable by the group only is shared too.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+    inspect(&dir, tmp.path()).expect(8, &["is not private to you", "(mode 770)"]);
+    // A private root with a shared components directory inside.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.join("components"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    inspect(&dir, tmp.path()).expect(8, &["components is not private to you", "(mode 777)"]);
+    // Readable by others is fine: they cannot replace an entry.
+    std::fs::set_permissions(dir.join("components"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    inspect(&dir, tmp.path()).expect(0, &[]);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "something went to TMPDIR");
+}

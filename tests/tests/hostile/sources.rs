@@ -231,3 +231,189 @@ fn a_plugin_changed_since_the_lock_never_runs_silently() {
     in_project(&hb, dir.path(), &["plugins", "update", "well-behaved"], &[]).expect(0, &[]);
     run_it().expect(0, &[]);
 }
+
+#[test]
+fn a_replaced_plugin_is_stopped_before_any_of_it_runs() {
+    let hb = Hostbuild::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wb.wasm");
+    std::fs::copy(guest("well-behaved"), &file).unwrap();
+    std::fs::write(
+        dir.path().join("hostbuild.toml"),
+        "[plugins.well-behaved]\nsource = \"wb.wasm\"\ngrants = { env = [\"WELL_BEHAVED_VISIBLE\"] }\n",
+    )
+    .unwrap();
+    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    let locked = hostbuild_tests::sha256sum(&file);
+    // The file is replaced by a plugin that crashes as soon as it runs: the
+    // lock must stop it before it is even loaded (no panic, no describe).
+    std::fs::copy(guest("trap"), &file).unwrap();
+    let replaced = hostbuild_tests::sha256sum(&file);
+    let out = dir.path().join("out");
+    let run = in_project(&hb, dir.path(), &["run", "well-behaved", "--out", out.to_str().unwrap()], &[]);
+    run.expect(
+        12,
+        &[
+            &format!("the component (sha256) differs from hostbuild.lock: expected {locked}, found {replaced}"),
+            "hint: if the change is intended, run `hostbuild plugins update well-behaved`",
+        ],
+    );
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("crashed"), "it ran:\n{}", run.stderr);
+    assert!(!out.exists(), "it ran: an output tree was made");
+    let compiled: Vec<_> = std::fs::read_dir(hb.cache.path().join("components")).unwrap().flatten().collect();
+    assert!(compiled.iter().all(|e| !e.file_name().to_string_lossy().starts_with(&replaced)), "it was compiled");
+
+    // A plugin the lock lacks runs with a warning, and not with --locked.
+    std::fs::copy(guest("well-behaved"), &file).unwrap();
+    let toml = std::fs::read_to_string(dir.path().join("hostbuild.toml")).unwrap();
+    let minimal = guest("hostile-minimal");
+    let entry =
+        format!("\n[plugins.hostile-minimal]\nsource = \"{}\"\ngrants = {{ container = true }}\n", minimal.display());
+    std::fs::write(dir.path().join("hostbuild.toml"), toml + &entry).unwrap();
+    in_project(&hb, dir.path(), &["inspect", "hostile-minimal"], &[]).expect(
+        0,
+        &["warning: plugin `hostile-minimal` is not in hostbuild.lock", "`hostbuild plugins update hostile-minimal`"],
+    );
+    in_project(&hb, dir.path(), &["inspect", "well-behaved"], &[]).expect(0, &[]);
+    in_project(&hb, dir.path(), &["run", "hostile-minimal", "--locked"], &[])
+        .expect(12, &["plugin `hostile-minimal` is not in hostbuild.lock"]);
+}
+
+/// `cmd` run in a private mount namespace whose /etc/hosts also maps
+/// `127.evil.example` to 127.0.0.1: a server on this machine under a name
+/// that merely starts with `127.` (which hostbuild once took for loopback).
+fn with_evil_hosts(cmd: &std::process::Command, dir: &Path) -> std::process::Command {
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 127.evil.example\n").unwrap();
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args(["--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\""])
+        .arg(&hosts)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    wrapped
+}
+
+#[test]
+fn oci_registries_elsewhere_are_reached_over_https_only() {
+    // A "registry" on this machine that records the first bytes of every
+    // connection, reached under a name that resolves to it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut first = [0u8; 8];
+            let n = stream.read(&mut first).unwrap_or(0);
+            record.lock().unwrap().push(first[..n].to_vec());
+        }
+    });
+    let hb = Hostbuild::new();
+    let dir = project("well-behaved", &format!("oci://127.evil.example:{port}/platforms/well-behaved:1.2.3"));
+    let mut cmd = hb.command();
+    cmd.current_dir(dir.path()).args(["lock"]).env("HOSTBUILD_DOWNLOAD_TIMEOUT", "5s");
+    let run = Run::from(with_evil_hosts(&cmd, dir.path()).output().unwrap());
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "hostbuild never connected: {}", run.stderr);
+    for first in &seen {
+        // 0x16 0x03: a TLS handshake record, never `GET /v2/` in clear text.
+        assert_eq!(first.get(..2), Some(&[0x16, 0x03][..]), "{:?}", String::from_utf8_lossy(first));
+    }
+    run.expect(
+        8,
+        &["127.evil.example", "registries other than localhost or a loopback IP are reached over HTTPS only"],
+    );
+    assert!(downloads(&hb).is_empty());
+}
+
+/// Runs `cmd` (killed after two minutes: a source must never hang a run);
+/// returns what it printed and its peak resident memory in KiB.
+fn run_measuring(mut cmd: std::process::Command) -> (Run, u64) {
+    let started = std::time::Instant::now();
+    let child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("hostbuild runs");
+    let pid = child.id();
+    let (done, waiter) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak = peak.max(kib.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+        }
+        if let Ok(output) = waiter.recv_timeout(Duration::from_millis(20)) {
+            return (Run::from(output.unwrap()), peak);
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("hostbuild did not finish within two minutes");
+        }
+    }
+}
+
+#[test]
+fn oci_layers_are_streamed_under_the_size_cap() {
+    // A registry whose manifest announces a 1 KiB wasm layer and whose blob
+    // never ends (up to 512 MiB): a client that buffers it holds it all.
+    let config_digest = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(b"{}")))
+    };
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": config_digest, "size": 2},
+        "layers": [{"mediaType": "application/wasm", "digest": format!("sha256:{}", "a".repeat(64)), "size": 1024}],
+    })
+    .to_string();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = sent.clone();
+    let port = serve(move |mut s| {
+        let mut head = [0u8; 4096];
+        let n = s.read(&mut head).unwrap_or(0);
+        let path = String::from_utf8_lossy(&head[..n]).split_whitespace().nth(1).unwrap_or("").to_string();
+        let reply = |s: &mut std::net::TcpStream, kind: &str, body: &[u8]| {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).and_then(|_| s.write_all(body));
+        };
+        if path.contains("/manifests/") {
+            reply(&mut s, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes());
+        } else if path.contains("/blobs/") {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = vec![b'a'; 64 << 10];
+            while counted.load(std::sync::atomic::Ordering::SeqCst) < 512 << 20 && s.write_all(&chunk).is_ok() {
+                counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+        } else {
+            reply(&mut s, "application/json", b"{}");
+        }
+    });
+    let hb = Hostbuild::new();
+    let dir = project("well-behaved", &format!("oci://127.0.0.1:{port}/platforms/huge:1"));
+    let mut cmd = hb.command();
+    cmd.current_dir(dir.path()).args(["lock"]).env("HOSTBUILD_PLUGIN_MAX_SIZE", "4M");
+    let (run, peak_kib) = run_measuring(cmd);
+    run.expect(13, &["platforms/huge:1 is larger than the limit of 4194304 bytes"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("an endless OCI layer: stopped after {sent} bytes sent; hostbuild's peak RSS {peak_kib} KiB");
+    assert!(sent < 64 << 20, "the registry sent {sent} bytes");
+    assert!(peak_kib < 150 << 10, "hostbuild held {peak_kib} KiB");
+    assert!(downloads(&hb).is_empty(), "{:?}", downloads(&hb));
+}
