@@ -34,7 +34,7 @@ done
 
 APT_PACKAGES=(docker.io iptables qemu-user-static binfmt-support mmdebstrap arch-test ca-certificates git procps util-linux)
 if ((TEST)); then
-  APT_PACKAGES+=(docker-registry python3 python3-venv tmux)
+  APT_PACKAGES+=(docker-registry python3 python3-venv tmux iproute2 util-linux)
 fi
 
 step "apt packages" "check the machine's apt sources (apt-get update must work), then rerun"

@@ -11,6 +11,10 @@ phase() {
   step "$1" "${2:-}"
 }
 
+# The swarm tests undo their swarm themselves; this covers a test process
+# killed on the way (the fixture leaves only a swarm it made).
+trap 'bash tests/fixtures/swarm.sh down || true' EXIT
+
 phase "prerequisites"
 bash scripts/prereqs.sh --test
 

@@ -205,7 +205,13 @@ impl Drop for Daemon {
 /// Starts `cmd` (given its port by `args`) on a free loopback port and waits
 /// until it accepts connections.
 pub fn daemon(program: &Path, args: impl FnOnce(u16) -> Vec<String>) -> Daemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    daemon_on(program, "127.0.0.1", args)
+}
+
+/// As [`daemon`], for a program listening on `host` (an address of this
+/// machine), waited for there.
+pub fn daemon_on(program: &Path, host: &str, args: impl FnOnce(u16) -> Vec<String>) -> Daemon {
+    let port = std::net::TcpListener::bind((host, 0)).expect("a free port").local_addr().expect("addr").port();
     let child = Command::new(program)
         .args(args(port))
         .stdout(std::process::Stdio::null())
@@ -214,7 +220,7 @@ pub fn daemon(program: &Path, args: impl FnOnce(u16) -> Vec<String>) -> Daemon {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
     let daemon = Daemon { child, port };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect((host, port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "{} did not start", program.display());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -227,12 +233,18 @@ pub const S3_SECRET: &str = "hostbuild-test-secret-value";
 /// s3s-fs (installed by scripts/prereqs.sh) serving `root`, whose
 /// subdirectories are buckets, with the test credentials.
 pub fn s3s_fs(root: &Path) -> Daemon {
+    s3s_fs_on(root, "127.0.0.1")
+}
+
+/// s3s-fs listening on `host` (an address of this machine that containers
+/// or other nodes reach).
+pub fn s3s_fs_on(root: &Path, host: &str) -> Daemon {
     let program = std::env::var_os("HOSTBUILD_S3S_FS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/hostbuild-dev/tools/bin/s3s-fs")
     });
     assert!(program.exists(), "{} is missing: run `bash scripts/prereqs.sh`", program.display());
-    daemon(&program, |port| {
-        let mut args: Vec<String> = ["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY]
+    daemon_on(&program, host, |port| {
+        let mut args: Vec<String> = ["--host", host, "--port", &port.to_string(), "--access-key", S3_KEY]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -244,7 +256,12 @@ pub fn s3s_fs(root: &Path) -> Daemon {
 /// Points `cmd` at the s3s-fs on `port` with the test credentials and
 /// nothing from the machine's AWS configuration.
 pub fn s3_env(cmd: &mut Command, port: u16) -> &mut Command {
-    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+    s3_env_at(cmd, "127.0.0.1", port)
+}
+
+/// As [`s3_env`], for an s3s-fs listening on `host`.
+pub fn s3_env_at<'a>(cmd: &'a mut Command, host: &str, port: u16) -> &'a mut Command {
+    cmd.env("AWS_ENDPOINT_URL", format!("http://{host}:{port}"))
         .env("AWS_ACCESS_KEY_ID", S3_KEY)
         .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
         .env("AWS_REGION", "us-east-1")
@@ -257,11 +274,17 @@ pub fn s3_env(cmd: &mut Command, port: u16) -> &mut Command {
 /// Debian's docker-registry (installed by scripts/prereqs.sh) on loopback,
 /// storing into `storage`.
 pub fn docker_registry(storage: &Path) -> Daemon {
-    let config = storage.join("config.yml");
+    docker_registry_on(storage, "127.0.0.1")
+}
+
+/// Debian's docker-registry listening on `host` (an address of this
+/// machine); several may serve the same `storage`.
+pub fn docker_registry_on(storage: &Path, host: &str) -> Daemon {
+    let config = storage.join(format!("config-{host}.yml"));
     let data = storage.join("data");
-    daemon(Path::new("/usr/bin/docker-registry"), |port| {
+    daemon_on(Path::new("/usr/bin/docker-registry"), host, |port| {
         let yaml = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}:{port}\n",
             data.display()
         );
         std::fs::write(&config, yaml).expect("registry config written");

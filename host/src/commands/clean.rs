@@ -9,9 +9,10 @@ use crate::diagnostics::ExitStatus;
 
 pub async fn clean(args: CleanArgs) -> anyhow::Result<ExitStatus> {
     let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
-    let reaped = lifecycle::reap_orphans(&docker).await;
-    // On a swarm manager, services of dead runs too.
+    // On a swarm manager, services of dead runs (their tasks go with them),
+    // then the containers.
     let swept = crate::capabilities::container::swarm::reap_services(&docker).await;
+    let reaped = lifecycle::reap_orphans(&docker).await;
     if args.json {
         let v = serde_json::json!({
             "removed_containers": reaped.removed,

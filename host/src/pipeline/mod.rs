@@ -33,7 +33,9 @@ use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::swarm::{Swarm, SwarmEngine};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{naming, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User};
+use crate::capabilities::container::{
+    self as container, naming, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User,
+};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::workspace::Workspace;
@@ -175,6 +177,12 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             Some(swarm) => {
                 let images: Vec<_> = built.values().cloned().collect();
                 let node = swarm.place(&name, &images, caps.gpu && !run.no_gpu)?;
+                // Every recipe image is in the registry before the first step.
+                let mut pinned = Vec::new();
+                for image in &images {
+                    pinned.push(swarm.push(image).await?);
+                }
+                log.line(&name, Level::Info, &format!("images for the nodes: {}", pinned.join(", ")));
                 let on = SwarmEngine::new(swarm.clone(), &name, node, run.source.clone(), tree.clone(), log.clone());
                 Arc::new(on.await?)
             }
@@ -197,7 +205,11 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
     if let Some(engine) = &step_engine {
         // What the engine held for the platform (staged volumes) goes.
         if let Err(e) = engine.finish().await {
-            log.line("hostbuild", Level::Warn, &format!("{name}: cleaning up after the steps: {e}"));
+            log.line(
+                "hostbuild",
+                Level::Warn,
+                &format!("{name}: cleaning up after the steps: {}", container::error_message(&e)),
+            );
         }
     }
     // Whatever the build's outcome, the user is never handed unsafe files

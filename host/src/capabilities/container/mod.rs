@@ -97,3 +97,14 @@ pub fn binfmt_enabled(handler: &str) -> bool {
     std::fs::read_to_string(std::path::Path::new("/proc/sys/fs/binfmt_misc").join(handler))
         .is_ok_and(|s| s.lines().next() == Some("enabled"))
 }
+
+/// What a container error says, without its variant's name.
+pub fn error_message(e: &ContainerError) -> &str {
+    match e {
+        ContainerError::Unavailable(m)
+        | ContainerError::Denied(m)
+        | ContainerError::UnknownImage(m)
+        | ContainerError::InvalidStep(m)
+        | ContainerError::Failed(m) => m,
+    }
+}

@@ -205,7 +205,11 @@ impl Swarm {
         self.docker.tag_image(&image.tag, Some(options)).await.map_err(|e| fail(e.to_string()))?;
         let target = format!("{push_repo}:{tag}");
         push_tag(&self.docker, &push_repo, tag, &target).await.map_err(|e| fail(e.to_string()))?;
-        let (digest, _, _) = manifest_of(&target).await.map_err(|e| fail(e.to_string()))?;
+        let manifest = manifest_of(&target).await;
+        // The registry's name for the image was only needed to push it.
+        let untag = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
+        let _ = self.docker.remove_image(&target, Some(untag), None).await;
+        let (digest, _, _) = manifest.map_err(|e| fail(e.to_string()))?;
         let reference = format!("{pull_repo}@{digest}");
         pushed.insert(image.tag.clone(), reference.clone());
         Ok(reference)

@@ -36,6 +36,8 @@ use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 
 /// How long a presigned URL is valid.
 const URL_TTL: Duration = Duration::from_secs(3600);
+/// How long a node may take to release a volume after its services are gone.
+const VOLUME_RELEASE: Duration = Duration::from_secs(30);
 /// Largest output tree brought back (the artifact cap is checked later).
 const OUTPUT_LIMIT: u64 = 256 << 30;
 
@@ -225,22 +227,40 @@ impl StagedPlatform {
 
     /// Removes the staging volumes from the node (through the engine on the
     /// manager; elsewhere a helper, given that node's engine socket, does).
+    /// A volume stays in use until the node has removed the containers of
+    /// the step services just deleted, so removal is retried for a while.
     pub async fn remove_volumes(&self, engine: &SwarmEngine) -> Result<(), ContainerError> {
         let volumes = [self.source_volume(), self.output_volume()];
         if engine.on_manager() {
+            let docker = &engine.swarm.docker;
             for v in &volumes {
-                let _ =
-                    engine.swarm.docker.remove_volume(v, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+                let deadline = tokio::time::Instant::now() + VOLUME_RELEASE;
+                loop {
+                    match docker.remove_volume(v, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+                        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                            break
+                        }
+                        Err(e) if tokio::time::Instant::now() > deadline => {
+                            return Err(ContainerError::Failed(format!("cannot remove the staging volume {v}: {e}")))
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                    }
+                }
             }
             return Ok(());
         }
-        let calls: Vec<String> = volumes
-            .iter()
-            .map(|v| format!("curl -fsS --unix-socket /var/run/docker.sock -X DELETE http://engine/volumes/{v}"))
-            .collect();
+        let tries = VOLUME_RELEASE.as_millis() / 500;
+        let script = format!(
+            "for v in {}; do i=0; while :; do \
+             code=$(curl -sS -o /dev/null -w '%{{http_code}}' --unix-socket /var/run/docker.sock -X DELETE http://engine/volumes/$v); \
+             case $code in 204|404) break;; esac; i=$((i+1)); \
+             if [ $i -ge {tries} ]; then echo \"cannot remove the staging volume $v: the engine answered $code\" >&2; exit 1; fi; \
+             sleep 0.5; done; done",
+            volumes.join(" ")
+        );
         let like = self.last_spec.lock().await.clone();
         let Some(like) = like else { return Ok(()) };
-        let mut spec = self.helper_spec(&like, "stage: remove volumes", calls.join("; "), User { uid: 0, gid: 0 }, &[]);
+        let mut spec = self.helper_spec(&like, "stage: remove volumes", script, User { uid: 0, gid: 0 }, &[]);
         spec.mounts = vec![SpecMount {
             target: "/var/run/docker.sock".into(),
             lent: Lent::Dir("/var/run/docker.sock".into()),
