@@ -49,7 +49,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
-    let settings = common::engine_settings(&args.engine, None)?;
+    let settings = common::engine_settings(&args.engine, None, None)?;
     let key = naming::plugin_key(&o.info.name, &resolved.identity(&o.loaded.sha256));
     let how = common::ImageBuild {
         explain: false,
