@@ -285,10 +285,11 @@ async fn wait_for_tasks_gone(docker: &Docker, run_id: &str) {
 }
 
 /// What sweeping the swarm did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
     pub removed_services: usize,
-    pub left_alone: usize,
+    /// Services whose owner could not be proven dead, left alone, by reason.
+    pub left_alone: std::collections::BTreeMap<lifecycle::Unproven, usize>,
 }
 
 /// Removes services (and run networks) whose owner is provably gone, by the
@@ -309,7 +310,7 @@ pub async fn reap_services(docker: &Docker) -> Swept {
                     let _ = docker.remove_network(&format!("hostbuild-{run}")).await;
                 }
             }
-            Owner::Unknown => swept.left_alone += 1,
+            Owner::Unknown(why) => *swept.left_alone.entry(why).or_default() += 1,
             Owner::Alive => {}
         }
     }
