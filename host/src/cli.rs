@@ -355,6 +355,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
+    /// Longest a step may run, e.g. 90s, 30m, 2h or 1d (a bare number is
+    /// seconds); a step over it is stopped and removed, and the run fails
+    /// (exit 7) [default: no limit, or `step-timeout` under [engine]].
+    #[arg(long, env = "HOSTBUILD_STEP_TIMEOUT", value_name = "DURATION")]
+    pub step_timeout: Option<crate::units::Span>,
+
     #[command(flatten)]
     pub swarm: SwarmArgs,
 
@@ -427,11 +433,6 @@ pub struct EngineArgs {
     /// Most processes in every container hostbuild starts [default: 4096].
     #[arg(long, value_name = "N")]
     pub pids_limit: Option<i64>,
-
-    /// Longest a step may run, e.g. 90s, 30m, 2h; a step over it is stopped
-    /// and fails with status 124 [default: no limit].
-    #[arg(long, env = "HOSTBUILD_STEP_TIMEOUT", value_name = "DURATION")]
-    pub step_timeout: Option<crate::units::Span>,
 
     /// A CA bundle (PEM, e.g. /etc/ssl/certs/ca-certificates.crt) every image
     /// trusts: put into each build and its trust store, and named by

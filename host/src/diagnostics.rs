@@ -541,6 +541,14 @@ fn call_error(e: &CallError) -> (ExitStatus, Option<String>) {
             (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
         }
         CallError::Unavailable { hint, .. } => (ExitStatus::Unavailable, Some(hint.clone())),
+        CallError::StepStopped { .. } => (
+            ExitStatus::StepFailed,
+            Some(
+                "the step was stopped and removed; if it is just slow, raise the limit with --step-timeout DURATION \
+                 (HOSTBUILD_STEP_TIMEOUT, or `step-timeout` under [engine] in hostbuild.toml)"
+                    .into(),
+            ),
+        ),
         CallError::Reported { error, .. } => match error {
             PluginError::StepFailed(f) => {
                 let tail = f.tail.iter().rev().take(20).rev().cloned().collect::<Vec<_>>().join("\n  ");

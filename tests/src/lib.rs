@@ -69,7 +69,9 @@ impl Hostbuild {
         let mut cmd = Command::new(binary());
         cmd.env("HOSTBUILD_CACHE_DIR", self.cache.path())
             .env_remove("HOSTBUILD_PLUGIN_TIME_LIMIT")
-            .env_remove("HOSTBUILD_PLUGIN_MEMORY_LIMIT");
+            .env_remove("HOSTBUILD_PLUGIN_MEMORY_LIMIT")
+            .env_remove("HOSTBUILD_MEMORY")
+            .env_remove("HOSTBUILD_STEP_TIMEOUT");
         cmd
     }
 

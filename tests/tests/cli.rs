@@ -171,6 +171,9 @@ fn doctor_sees_the_real_engine_and_qemu() {
     assert_eq!(engine["ok"], true, "prerequisites start dockerd: {engine}");
     assert!(engine["detail"].as_str().unwrap().contains("(API 1."), "{engine}");
     assert_eq!(check("qemu armv7 emulation")["ok"], true);
+    let image = check("hostbuild image");
+    assert_eq!((image["ok"].clone(), image["required"].clone()), (true.into(), true.into()), "{image}");
+    assert!(image["detail"].as_str().unwrap().contains("hostbuild/bookworm:amd64"), "{image}");
     assert_eq!(check("cache directory")["ok"], true);
     assert_eq!(run.code, if v["healthy"] == true { 0 } else { 8 });
 }

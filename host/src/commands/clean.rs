@@ -1,9 +1,13 @@
-//! `hostbuild clean`: remove containers left behind by hostbuild processes
-//! that are gone (killed with SIGKILL, machine crash...).
+//! `hostbuild clean`: remove containers (and, on a swarm manager, services)
+//! left behind by hostbuild processes that are provably gone (killed with
+//! SIGKILL, crashed), and say how many it left alone because their owner
+//! cannot be proven gone from here, and why.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::capabilities::container::{engine, lifecycle, EngineError};
+use crate::capabilities::container::lifecycle::{self, Unproven};
+use crate::capabilities::container::{engine, swarm, EngineError};
 use crate::cli::CleanArgs;
 use crate::diagnostics::ExitStatus;
 
@@ -11,28 +15,42 @@ pub async fn clean(args: CleanArgs) -> anyhow::Result<ExitStatus> {
     let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
     // On a swarm manager, services of dead runs (their tasks go with them),
     // then the containers.
-    let swept = crate::capabilities::container::swarm::reap_services(&docker).await;
+    let swept = swarm::reap_services(&docker).await;
     let reaped = lifecycle::reap_orphans(&docker).await;
+    let mut left_alone: BTreeMap<Unproven, usize> = reaped.left_alone.clone();
+    for (why, n) in &swept.left_alone {
+        *left_alone.entry(*why).or_default() += n;
+    }
+    let total: usize = left_alone.values().sum();
     if args.json {
+        let why: serde_json::Map<String, serde_json::Value> =
+            left_alone.iter().map(|(why, n)| (why.key().to_string(), (*n).into())).collect();
         let v = serde_json::json!({
             "removed_containers": reaped.removed,
             "removed_services": swept.removed_services,
-            "left_alone": reaped.left_alone + swept.left_alone,
+            "left_alone": total,
+            "left_alone_because": why,
         });
         println!("{v}");
-    } else {
-        println!("removed {} container(s) whose hostbuild process is gone", reaped.removed);
-        if swept.removed_services > 0 {
-            println!("removed {} swarm service(s) whose hostbuild process is gone", swept.removed_services);
+        return Ok(ExitStatus::Success);
+    }
+    println!("removed {} container(s) whose hostbuild process is gone", reaped.removed);
+    if swept.removed_services > 0 {
+        println!("removed {} swarm service(s) whose hostbuild process is gone", swept.removed_services);
+    }
+    if total > 0 {
+        println!(
+            "left {total} container(s) or service(s) alone: their hostbuild process cannot be proven gone from here"
+        );
+        for (why, n) in &left_alone {
+            println!("  {n} {}", why.describe());
         }
-        let left_alone = reaped.left_alone + swept.left_alone;
-        if left_alone > 0 {
-            println!(
-                "left {left_alone} container(s) or service(s) alone: their owner runs in another pid namespace or \
-                 on another machine sharing this engine (or was an older hostbuild), so it cannot be proven gone \
-                 from here; remove them with `docker rm -f` (or `docker service rm`) if you know they are"
-            );
-        }
+        println!(
+            "  a hostbuild that can see their owner (same machine, boot and pid namespace) removes them; remove \
+             them yourself (`docker rm -f`, `docker service rm`) only if you know they are not in use \
+             (`docker ps --filter label={}`)",
+            lifecycle::LABEL_OWNER_PID
+        );
     }
     Ok(ExitStatus::Success)
 }

@@ -23,6 +23,7 @@ use crate::project::lock::Lockfile;
 use crate::project::resolve::{self, Resolved};
 use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::{self, CacheError, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
+use crate::units::Span;
 
 /// The cache root: the flag or `HOSTBUILD_CACHE_DIR`, else the XDG cache,
 /// else `~/.cache/hostbuild`. Never a shared directory such as /tmp: what
@@ -53,7 +54,12 @@ pub struct EngineSettings {
     pub swarm: Option<SwarmOptions>,
 }
 
-pub fn engine_settings(args: &EngineArgs, swarm: Option<&SwarmArgs>) -> anyhow::Result<EngineSettings> {
+/// `step_timeout` and `swarm` are `run`'s flags (`shell` has neither).
+pub fn engine_settings(
+    args: &EngineArgs,
+    step_timeout: Option<Span>,
+    swarm: Option<&SwarmArgs>,
+) -> anyhow::Result<EngineSettings> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let located = crate::project::config::Located::read(&cwd)?;
     let (file, dir) = match &located {
@@ -71,14 +77,15 @@ pub fn engine_settings(args: &EngineArgs, swarm: Option<&SwarmArgs>) -> anyhow::
     if let Some(pids) = args.pids_limit.or(file.pids_limit) {
         limits.pids = pids;
     }
-    if limits.memory_bytes < 4 << 20 || limits.pids < 1 {
+    // The engine refuses less than 6 MiB when it creates the container.
+    if limits.memory_bytes < 6 << 20 || limits.pids < 1 {
         return Err(Usage {
             message: format!("limits too small: memory {} bytes, {} processes", limits.memory_bytes, limits.pids),
-            hint: "--memory takes e.g. 512M or 8G; --pids-limit at least 1".into(),
+            hint: "--memory takes e.g. 512M or 8G (at least 6M, the engine's minimum); --pids-limit at least 1".into(),
         }
         .into());
     }
-    let step_timeout = args.step_timeout.or(file.step_timeout().map_err(invalid)?).map(|s| s.0);
+    let step_timeout = step_timeout.or(file.step_timeout().map_err(invalid)?).map(|s| s.0);
     let bundle = args.ca_bundle.clone().or_else(|| file.ca_bundle.as_ref().map(|b| dir.join(b)));
     let kind = swarm.and_then(|s| s.kind).or(file.kind).unwrap_or(EngineKind::Local);
     let swarm = match (kind, swarm) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::capabilities::container::{binfmt_enabled, engine};
+use crate::capabilities::container::{binfmt_enabled, engine, naming};
 use crate::cli::DoctorArgs;
 use crate::diagnostics::ExitStatus;
 use crate::runtime::{private_dir, CacheError};
@@ -41,6 +41,22 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
             fix: Some(format!("start dockerd (Debian: apt-get install docker.io), or set DOCKER_HOST; {PREREQS}")),
         },
     });
+    if let Ok((docker, _)) = &engine {
+        // The image hostbuild runs its own containers in (the cache volume's
+        // preparation): never a plugin's.
+        let present = docker.inspect_image(naming::HELPER_IMAGE).await.is_ok();
+        checks.push(Check {
+            name: "hostbuild image",
+            ok: present,
+            required: true,
+            detail: if present {
+                format!("{} is there (hostbuild prepares cache volumes in it)", naming::HELPER_IMAGE)
+            } else {
+                format!("{} is missing: hostbuild prepares cache volumes in it", naming::HELPER_IMAGE)
+            },
+            fix: (!present).then(|| format!("cargo xtask images (makes the offline base images); {PREREQS}")),
+        });
+    }
     for (handler, arch) in [("qemu-arm", "armv7"), ("qemu-aarch64", "arm64")] {
         let enabled = binfmt_enabled(handler);
         checks.push(Check {

@@ -34,7 +34,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
         hint: "pass the project to build with --source DIR".into(),
     })?;
-    let settings = common::engine_settings(&args.engine, Some(&args.swarm))?;
+    let settings = common::engine_settings(&args.engine, args.step_timeout, Some(&args.swarm))?;
     let project = common::project_for(&args.plugins, args.locked)?;
     let mut opened: Vec<(common::Opened, Resolved)> = Vec::new();
     for arg in &args.plugins {

@@ -11,13 +11,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{engine, lifecycle, naming, EngineError, User};
+use crate::capabilities::container::{engine, lifecycle, local, naming, EngineError, User};
 use crate::capabilities::log::Console;
 use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve};
 use crate::output_tree::{LentDir, OutputTree};
+use crate::runtime::bindings::container::ContainerError;
 
 pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, false));
@@ -49,7 +50,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         message: format!("plugin `{}` has no image {}", o.info.name, args.image.as_deref().unwrap_or("at all")),
         hint: format!("its images: {}", recipes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")),
     })?;
-    let settings = common::engine_settings(&args.engine, None)?;
+    let settings = common::engine_settings(&args.engine, None, None)?;
     let key = naming::plugin_key(&o.info.name, &resolved.identity(&o.loaded.sha256));
     let how = common::ImageBuild {
         explain: false,
@@ -61,8 +62,9 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     let images = common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), how).await?;
     let image = &images[&recipe.name];
     let run_id = format!("shell-{}", std::process::id());
+    let user = User::invoking();
     let mut cmd = std::process::Command::new("docker");
-    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &User::invoking().to_string()]);
+    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &user.to_string()]);
     cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });
     for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
         cmd.args(["--label", &format!("{k}={v}")]);
@@ -73,17 +75,17 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
     }
     cmd.args(["-v", &format!("{}:/work/out", output.display())]);
+    // Made and handed to the user as `run` does (a sudo user's shell could
+    // not write a volume docker made for root).
     let volume = naming::cache_volume(&key);
-    if docker.inspect_volume(&volume).await.is_err() {
-        // Labelled as `run` makes it, so `hostbuild cache` lists and clears it.
-        let labels = std::collections::HashMap::from([(naming::LABEL_CACHE.to_string(), o.info.name.clone())]);
-        let request = bollard::models::VolumeCreateRequest {
-            name: Some(volume.clone()),
-            labels: Some(labels),
-            ..Default::default()
-        };
-        docker.create_volume(request).await.map_err(|e| EngineError::Api(e.to_string()))?;
-    }
+    let sink: Arc<dyn crate::capabilities::log::LogSink> = log.clone();
+    local::prepare_volume(&docker, &o.info.name, &run_id, &volume, user, &settings.limits, &sink).await.map_err(
+        |e| match e {
+            ContainerError::Unavailable(_) => EngineError::MissingBaseImage { image: naming::HELPER_IMAGE.into() },
+            ContainerError::Failed(m) | ContainerError::Denied(m) => EngineError::Api(m),
+            ContainerError::UnknownImage(m) | ContainerError::InvalidStep(m) => EngineError::Api(m),
+        },
+    )?;
     cmd.args(["-v", &format!("{volume}:/work/cache")]);
     // The sandbox of every container: no new privileges, no capabilities,
     // the limits; no NVIDIA devices.

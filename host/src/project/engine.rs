@@ -76,3 +76,27 @@ impl EngineConfig {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::project::config::Project;
+
+    #[test]
+    fn reads_the_engine_table_and_refuses_unknown_keys_and_bad_values() {
+        let p: Project =
+            toml::from_str("[engine]\nmemory = \"8G\"\npids-limit = 2048\nstep-timeout = \"2h\"\n").unwrap();
+        assert_eq!(p.engine.memory().unwrap().map(|m| m.bytes()), Some(8 << 30));
+        assert_eq!(p.engine.pids_limit, Some(2048));
+        assert_eq!(p.engine.step_timeout().unwrap().map(|s| s.0), Some(Duration::from_secs(7200)));
+        let none: Project = toml::from_str("").unwrap();
+        assert_eq!((none.engine.memory(), none.engine.step_timeout()), (Ok(None), Ok(None)));
+
+        let err = toml::from_str::<Project>("[engine]\nmemroy = \"8G\"\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field `memroy`"), "{err}");
+        let p: Project = toml::from_str("[engine]\nmemory = \"lots\"\nstep-timeout = \"soon\"\n").unwrap();
+        assert!(p.engine.memory().unwrap_err().starts_with("engine.memory: "));
+        assert!(p.engine.step_timeout().unwrap_err().contains("write e.g. 90s, 30m, 2h or 1d"));
+    }
+}

@@ -60,6 +60,9 @@ pub enum CallError {
     Unavailable { plugin: String, call: &'static str, reason: String, hint: String },
     #[error("plugin `{plugin}` failed in `{call}`: {}", describe_plugin_error(.error))]
     Reported { plugin: String, call: &'static str, error: PluginError },
+    /// The host stopped one of its steps (over the step timeout).
+    #[error("plugin `{plugin}` failed in `{call}`: {stopped}")]
+    StepStopped { plugin: String, call: &'static str, stopped: crate::capabilities::container::StepStopped },
 }
 
 /// What a crashed plugin printed last (a Rust panic message, usually).
@@ -218,6 +221,9 @@ impl Plugin {
         }
         if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
             return Err(CallError::MemoryLimit { plugin, call, limit_bytes: m.limit_bytes });
+        }
+        if let Some(stopped) = e.downcast_ref::<crate::capabilities::container::StepStopped>() {
+            return Err(CallError::StepStopped { plugin, call, stopped: stopped.clone() });
         }
         let stderr = String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
         let message = match e.downcast_ref::<wasmtime::Trap>() {

@@ -88,6 +88,19 @@ pub fn run_guest(
     envs: &[(&str, &str)],
     limit: std::time::Duration,
 ) -> hostbuild_tests::Run {
+    run_guest_pid(hb, guest, source, out, extra, envs, limit).0
+}
+
+/// `run_guest`, and the pid the run had (its containers' `hostbuild.owner-pid`).
+pub fn run_guest_pid(
+    hb: &hostbuild_tests::Hostbuild,
+    guest: &str,
+    source: &Path,
+    out: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (hostbuild_tests::Run, u32) {
     let mut cmd = hb.command();
     cmd.arg("run").arg(hostbuild_tests::guest(guest)).arg("--source").arg(source).arg("--out").arg(out).args(extra);
     for (k, v) in envs {
@@ -113,7 +126,42 @@ pub fn run_guest(
         "containers left running after {:?}",
         started.elapsed()
     );
-    run
+    (run, pid)
+}
+
+/// Spawns `cmd` (a `hostbuild run` or `shell`), waits for the first
+/// container it creates from a plugin's image (not a cache volume's
+/// preparation, in hostbuild's own image) and returns `docker inspect
+/// --format FORMAT` of it; then, with `stop`, sends the run SIGTERM;
+/// returns that and the finished run.
+pub fn inspect_first_container(
+    mut cmd: std::process::Command,
+    format: &str,
+    stop: bool,
+) -> (hostbuild_tests::Run, String) {
+    use std::process::Stdio;
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let label = format!("hostbuild.owner-pid={}", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let shape = loop {
+        let format = format!("{{{{.Config.Image}}}}|{format}");
+        let shapes = hostbuild_tests::containers_with(&label).into_iter().filter_map(|id| {
+            let out = std::process::Command::new("docker").args(["inspect", "--format", &format, &id]).output();
+            let out = out.ok().filter(|o| o.status.success())?;
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let (image, shape) = text.split_once('|')?;
+            (image != "hostbuild/bookworm:amd64").then(|| shape.to_string())
+        });
+        if let Some(shape) = shapes.into_iter().next() {
+            break shape;
+        }
+        assert!(std::time::Instant::now() < deadline, "no container of {label} appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    if stop {
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+    (hostbuild_tests::Run::from(child.wait_with_output().expect("the run ends")), shape)
 }
 
 /// Held by the tests that count or clear the cache volumes of `hostile-root`

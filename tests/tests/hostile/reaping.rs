@@ -1,18 +1,41 @@
 //! Hole 9: shared engines. A hostbuild in another pid namespace (another CI
 //! job container on the same engine) has a step running; `clean` and a new
 //! `run` here must leave it alone, because its owner cannot be proven gone
-//! from here. A container whose owner provably died here is still reaped.
+//! from here. So are containers of another boot and of older hostbuilds
+//! (labels without pid namespace or boot id). A container whose owner
+//! provably died here (SIGKILL, same namespace and boot) is still reaped.
 
+use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostbuild_tests::{containers_with, docker, guest, Hostbuild};
+use hostbuild_tests::{containers_with, docker, guest, unique, Hostbuild};
+
+fn running(id: &str) -> bool {
+    let out = Command::new("docker").args(["inspect", "--format", "{{.State.Running}}", id]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "true"
+}
+
+/// Waits for a container carrying `label` that is not in `before`.
+fn new_container(label: &str, before: &HashSet<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(id) = containers_with(label).into_iter().find(|id| !before.contains(id)) {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no container with {label} appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
 
 #[test]
 fn another_pid_namespaces_steps_survive_clean_and_run() {
     let hb = Hostbuild::new();
     let out = tempfile::tempdir().unwrap();
-    // A run in its own pid namespace (as a job container sees the world).
+    // A run in its own pid namespace (as a job container sees the world):
+    // there it is pid 1, and pid 1 here is alive with another start time.
+    let label = "hostbuild.owner-pid=1";
+    let before: HashSet<String> = containers_with(label).into_iter().collect();
     let mut inner = Command::new("unshare");
     inner
         .args(["--pid", "--fork", "--mount-proc"])
@@ -24,40 +47,28 @@ fn another_pid_namespaces_steps_survive_clean_and_run() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = inner.spawn().expect("unshare runs");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let id = loop {
-        let found: Vec<String> = containers_with("hostbuild.plugin=hostile-root")
-            .into_iter()
-            .filter(|id| {
-                let ns = docker(&["inspect", "--format", "{{index .Config.Labels \"hostbuild.owner-pidns\"}}", id]);
-                let mine = std::fs::read_link("/proc/self/ns/pid").unwrap().display().to_string();
-                ns.trim() != mine && !ns.trim().is_empty()
-            })
-            .collect();
-        if let Some(id) = found.into_iter().next() {
-            break id;
-        }
-        assert!(Instant::now() < deadline, "the inner run's step did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    // Here, its owner's pid means nothing: it may even exist.
+    let id = new_container(label, &before);
+    // Here, its owner's pid means nothing.
     let clean = hb.run(["clean", "--json"]);
     clean.expect(0, &[]);
-    assert!(clean.json()["left_alone"].as_u64().unwrap() >= 1, "{}", clean.stdout);
-    let alive = docker(&["inspect", "--format", "{{.State.Running}}", &id]);
-    assert_eq!(alive.trim(), "true", "clean reaped another namespace's step");
+    let v = clean.json();
+    assert!(v["left_alone_because"]["other-pid-namespace"].as_u64().unwrap_or(0) >= 1, "{v}");
+    assert!(running(&id), "clean reaped another namespace's step");
+    let text = hb.run(["clean"]);
+    text.expect(0, &[]);
+    assert!(text.stdout.contains("in another pid namespace"), "{}", text.stdout);
     // A new run here reaps too: still alive afterwards.
     let other = tempfile::tempdir().unwrap();
-    hb.run([
+    let run = hb.run([
         "run",
         "--opt",
         "attack=euid",
         guest("hostile-root").to_str().unwrap(),
         "--out",
         other.path().to_str().unwrap(),
-    ])
-    .expect(0, &[]);
-    assert_eq!(docker(&["inspect", "--format", "{{.State.Running}}", &id]).trim(), "true");
+    ]);
+    run.expect(0, &[]);
+    assert!(running(&id), "a run reaped another namespace's step");
 
     // The inner run stops its own step when told to (unshare ignores
     // SIGTERM while it waits: signal its child, the inner hostbuild).
@@ -72,5 +83,69 @@ fn another_pid_namespaces_steps_survive_clean_and_run() {
             panic!("the inner run did not remove its step");
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A pid that no process has now.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
+#[test]
+fn older_and_other_boot_containers_are_left_alone_and_a_killed_owner_is_reaped() {
+    let hb = Hostbuild::new();
+    let pid = dead_pid().to_string();
+    let pidns = std::fs::read_link("/proc/self/ns/pid").unwrap().display().to_string();
+    // As an older hostbuild labelled them (no pid namespace, no boot id),
+    // and as a hostbuild of another boot (or machine) would: both with a
+    // pid that is dead here.
+    let mut made = Vec::new();
+    for (why, extra) in [("older-hostbuild", vec![]), ("other-boot", vec![pidns.clone(), "another-boot".into()])] {
+        let mut args = vec!["create".to_string()];
+        let mut labels = vec![
+            format!("hostbuild.run-id=reaping-test-{}", unique()),
+            format!("hostbuild.owner-pid={pid}"),
+            "hostbuild.owner-start=1".into(),
+            "hostbuild.plugin=reaping-test".into(),
+        ];
+        if let [ns, boot] = &extra[..] {
+            labels.extend([format!("hostbuild.owner-pidns={ns}"), format!("hostbuild.owner-boot={boot}")]);
+        }
+        for l in labels {
+            args.extend(["--label".to_string(), l]);
+        }
+        args.extend(["hostbuild/bookworm:amd64".to_string(), "true".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        made.push((why, docker(&args).trim().to_string()));
+    }
+    // A real run killed here: its owner is provably dead.
+    let out = tempfile::tempdir().unwrap();
+    let mut killed = hb
+        .command()
+        .args(["run", "--opt", "attack=sleep"])
+        .arg(guest("hostile-root"))
+        .args(["--source", out.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let label = format!("hostbuild.owner-pid={}", killed.id());
+    let orphan = new_container(&label, &HashSet::new());
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(running(&orphan), "SIGKILL leaves the step behind");
+
+    let clean = hb.run(["clean", "--json"]);
+    clean.expect(0, &[]);
+    let v = clean.json();
+    assert!(v["removed_containers"].as_u64().unwrap() >= 1, "{v}");
+    assert!(containers_with(&label).is_empty(), "the killed run's step was not reaped");
+    for (why, id) in &made {
+        assert!(v["left_alone_because"][why].as_u64().unwrap_or(0) >= 1, "{why}: {v}");
+        let still = docker(&["inspect", "--format", "{{.Id}}", id]);
+        assert!(still.trim().starts_with(id.as_str()), "the {why} container was reaped");
+        docker(&["rm", "-f", id]);
     }
 }

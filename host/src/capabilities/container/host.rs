@@ -1,5 +1,6 @@
 use std::time::Instant;
 
+use super::StepError;
 use crate::runtime::bindings::container::{ContainerError, Host, Step, StepOutcome};
 use crate::runtime::HostState;
 
@@ -29,10 +30,17 @@ impl Host for HostState {
         let backend = self.lent.container.clone();
         let result = backend.run_step(&self.lent.plugin, &step).await;
         self.clock.host_call_ended(started);
-        if let Err(ContainerError::Unavailable(reason)) = &result {
-            let hint = "run `hostbuild doctor` to see what is missing and how to start it".to_string();
-            self.unavailable = Some((reason.clone(), hint));
+        match result {
+            Ok(outcome) => Ok(Ok(outcome)),
+            // Traps the plugin: its call fails with this error (exit 7).
+            Err(StepError::Stopped(stopped)) => Err(wasmtime::Error::new(stopped)),
+            Err(StepError::Container(e)) => {
+                if let ContainerError::Unavailable(reason) = &e {
+                    let hint = "run `hostbuild doctor` to see what is missing and how to start it".to_string();
+                    self.unavailable = Some((reason.clone(), hint));
+                }
+                Ok(Err(e))
+            }
         }
-        Ok(result)
     }
 }

@@ -60,24 +60,60 @@ pub enum Owner {
     Alive,
     /// Gone: this boot, this pid namespace, and no such process.
     Dead,
-    /// Not provable from here: another pid namespace or boot (another job
-    /// container or machine on a shared engine), or labels of an older
-    /// hostbuild that lack them.
-    Unknown,
+    /// Not provable from here, for this reason.
+    Unknown(Unproven),
+}
+
+/// Why an owner cannot be proven gone from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unproven {
+    /// Its labels name no pid namespace or boot (an older hostbuild).
+    OlderLabels,
+    /// Another boot of this machine, or another machine sharing the engine.
+    OtherBoot,
+    /// Another pid namespace: another job container on a shared engine (its
+    /// pid means nothing here, and may even belong to a live process).
+    OtherPidNamespace,
+}
+
+impl Unproven {
+    /// A key for JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Unproven::OlderLabels => "older-hostbuild",
+            Unproven::OtherBoot => "other-boot",
+            Unproven::OtherPidNamespace => "other-pid-namespace",
+        }
+    }
+
+    /// The reason in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unproven::OlderLabels => "made by an older hostbuild (no pid namespace or boot id in its labels)",
+            Unproven::OtherBoot => "made on another boot, or by another machine sharing this engine",
+            Unproven::OtherPidNamespace => {
+                "made by a hostbuild in another pid namespace (another job container sharing this engine)"
+            }
+        }
+    }
 }
 
 /// Whether the process that created a container is provably gone.
 pub fn owner(labels: &HashMap<String, String>) -> Owner {
-    let here = |label: &str, mine: Option<String>| {
-        let theirs = labels.get(label).filter(|v| !v.is_empty());
-        theirs.is_some() && theirs.cloned() == mine
-    };
-    if !here(LABEL_OWNER_PIDNS, pid_namespace()) || !here(LABEL_OWNER_BOOT, boot_id()) {
-        return Owner::Unknown;
-    }
+    let theirs = |label: &str| labels.get(label).filter(|v| !v.is_empty()).cloned();
+    let (pidns, boot) = (theirs(LABEL_OWNER_PIDNS), theirs(LABEL_OWNER_BOOT));
     let Some(pid) = labels.get(LABEL_OWNER_PID).and_then(|p| p.parse::<u32>().ok()) else {
-        return Owner::Unknown;
+        return Owner::Unknown(Unproven::OlderLabels);
     };
+    if pidns.is_none() || boot.is_none() {
+        return Owner::Unknown(Unproven::OlderLabels);
+    }
+    if boot != boot_id() {
+        return Owner::Unknown(Unproven::OtherBoot);
+    }
+    if pidns != pid_namespace() {
+        return Owner::Unknown(Unproven::OtherPidNamespace);
+    }
     match process_start(pid) {
         Some(start) if labels.get(LABEL_OWNER_START).is_none_or(|s| s.is_empty() || *s == start) => Owner::Alive,
         _ => Owner::Dead,
@@ -127,27 +163,34 @@ pub async fn remove_run(docker: &Docker, run_id: &str, grace: Duration, settle: 
 }
 
 /// What reaping did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reaped {
     /// Containers of provably dead owners, removed.
     pub removed: usize,
-    /// Containers whose owner could not be proven dead (another pid
-    /// namespace or machine, or an older hostbuild's labels), left alone.
-    pub left_alone: usize,
+    /// Containers whose owner could not be proven dead, left alone, by reason.
+    pub left_alone: std::collections::BTreeMap<Unproven, usize>,
+}
+
+impl Reaped {
+    /// How many containers were left alone.
+    pub fn left_alone_count(&self) -> usize {
+        self.left_alone.values().sum()
+    }
 }
 
 /// Removes containers whose owner is provably dead.
 pub async fn reap_orphans(docker: &Docker) -> Reaped {
     let mut orphans = Vec::new();
-    let mut left_alone = 0;
+    let mut reaped = Reaped::default();
     for (id, labels) in list(docker, LABEL_OWNER_PID).await {
         match owner(&labels) {
             Owner::Dead => orphans.push(id),
-            Owner::Unknown => left_alone += 1,
+            Owner::Unknown(why) => *reaped.left_alone.entry(why).or_default() += 1,
             Owner::Alive => {}
         }
     }
-    Reaped { removed: stop_and_remove(docker, &orphans, Duration::ZERO).await, left_alone }
+    reaped.removed = stop_and_remove(docker, &orphans, Duration::ZERO).await;
+    reaped
 }
 
 #[cfg(test)]
@@ -165,13 +208,17 @@ mod tests {
         gone.insert(LABEL_OWNER_PID.into(), u32::MAX.to_string());
         assert_eq!(owner(&gone), Owner::Dead);
         // Another job container's namespace, another machine, an older hostbuild.
-        for (label, value) in [(LABEL_OWNER_PIDNS, "pid:[1]"), (LABEL_OWNER_BOOT, "another-boot")] {
+        for (label, value, why) in [
+            (LABEL_OWNER_PIDNS, "pid:[1]", Unproven::OtherPidNamespace),
+            (LABEL_OWNER_BOOT, "another-boot", Unproven::OtherBoot),
+        ] {
             let mut other = gone.clone();
             other.insert(label.into(), value.into());
-            assert_eq!(owner(&other), Owner::Unknown);
+            assert_eq!(owner(&other), Owner::Unknown(why));
         }
         let mut old = gone;
         old.remove(LABEL_OWNER_PIDNS);
-        assert_eq!(owner(&old), Owner::Unknown);
+        old.remove(LABEL_OWNER_BOOT);
+        assert_eq!(owner(&old), Owner::Unknown(Unproven::OlderLabels));
     }
 }

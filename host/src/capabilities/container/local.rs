@@ -16,15 +16,13 @@ use bollard::Docker;
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
+use super::hardening::ContainerLimits;
 use super::output::StepOutput;
 use super::spec::{ContainerSpec, Lent, User};
-use super::{lifecycle, naming, StepEngine};
+use super::{lifecycle, naming, StepEngine, StepError, StepStopped};
 use crate::capabilities::log::{Level, LogSink};
 use crate::runtime::bindings::container::{ContainerError, StepOutcome};
-use crate::units::{Size, Span};
-
-/// The exit status of a step stopped by the step timeout (as `timeout(1)`).
-pub const TIMED_OUT: i32 = 124;
+use crate::units::Size;
 
 /// Steps of one platform on the local engine.
 pub struct LocalEngine {
@@ -110,15 +108,17 @@ pub fn container_body(
 }
 
 /// Creates a cache volume on this engine (labelled with the platform) and,
-/// when it is new, hands it to the steps' user. The chown runs in
-/// hostbuild's own image (never the plugin's), with only CAP_CHOWN, no
-/// network and the limits of every container.
+/// when it is new, hands it to `user` (who steps and `shell` run as). The
+/// chown runs in hostbuild's own image (never the plugin's, whose
+/// ENTRYPOINT or `chown` would run as root), with an explicit entrypoint,
+/// only CAP_CHOWN, no network and the limits of every container.
 pub async fn prepare_volume(
     docker: &Docker,
     plugin: &str,
     run_id: &str,
     volume: &str,
-    spec: &ContainerSpec,
+    user: User,
+    limits: &ContainerLimits,
     log: &Arc<dyn LogSink>,
 ) -> Result<(), ContainerError> {
     let fresh = docker.inspect_volume(volume).await.is_err();
@@ -130,7 +130,7 @@ pub async fn prepare_volume(
         };
         docker.create_volume(options).await.map_err(|e| ContainerError::Failed(e.to_string()))?;
     }
-    if fresh && spec.user.uid != 0 {
+    if fresh && user.uid != 0 {
         let engine = LocalEngine {
             docker: docker.clone(),
             plugin: plugin.into(),
@@ -140,7 +140,7 @@ pub async fn prepare_volume(
             log: log.clone(),
             prepared: Mutex::default(),
         };
-        engine.chown_volume(volume, spec.user, spec).await?;
+        engine.chown_volume(volume, user, limits).await?;
     }
     Ok(())
 }
@@ -152,12 +152,12 @@ impl LocalEngine {
         if prepared.iter().any(|v| v == volume) {
             return Ok(());
         }
-        prepare_volume(&self.docker, &self.plugin, &self.run_id, volume, spec, &self.log).await?;
+        prepare_volume(&self.docker, &self.plugin, &self.run_id, volume, spec.user, &spec.limits, &self.log).await?;
         prepared.push(volume.to_string());
         Ok(())
     }
 
-    async fn chown_volume(&self, volume: &str, user: User, spec: &ContainerSpec) -> Result<(), ContainerError> {
+    async fn chown_volume(&self, volume: &str, user: User, limits: &ContainerLimits) -> Result<(), ContainerError> {
         if self.docker.inspect_image(naming::HELPER_IMAGE).await.is_err() {
             return Err(ContainerError::Unavailable(format!(
                 "hostbuild's own image {} (it prepares cache volumes) is missing; make it with `cargo xtask images`",
@@ -174,7 +174,7 @@ impl LocalEngine {
             network_mode: Some("none".into()),
             ..Default::default()
         };
-        spec.limits.apply(&mut config, &["CHOWN"]);
+        limits.apply(&mut config, &["CHOWN"]);
         let body = ContainerCreateBody {
             image: Some(naming::HELPER_IMAGE.to_string()),
             entrypoint: Some(vec!["chown".into()]),
@@ -184,7 +184,11 @@ impl LocalEngine {
             host_config: Some(config),
             ..Default::default()
         };
-        let outcome = self.run_container("prepare cache", body, "linux/amd64", spec).await?;
+        let outcome =
+            self.run_container("prepare cache", body, "linux/amd64", limits, None).await.map_err(|e| match e {
+                StepError::Container(e) => e,
+                StepError::Stopped(s) => ContainerError::Failed(format!("preparing the cache volume: {s}")),
+            })?;
         if outcome.exit_code != 0 {
             return Err(ContainerError::Failed(format!(
                 "preparing the cache volume failed: {}",
@@ -194,15 +198,16 @@ impl LocalEngine {
         Ok(())
     }
 
-    /// Creates, starts, follows and removes one container; one over the
-    /// step timeout is stopped and fails with status 124 (as `timeout` does).
+    /// Creates, starts, follows and removes one container; one over
+    /// `timeout` is stopped and removed, and is `StepError::Stopped`.
     async fn run_container(
         &self,
         name: &str,
         body: ContainerCreateBody,
         platform: &str,
-        spec: &ContainerSpec,
-    ) -> Result<StepOutcome, ContainerError> {
+        limits: &ContainerLimits,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<StepOutcome, StepError> {
         let started = Instant::now();
         let failed =
             |what: &str, e: bollard::errors::Error| ContainerError::Failed(format!("step `{name}`: {what}: {e}"));
@@ -210,28 +215,26 @@ impl LocalEngine {
         let id = self.docker.create_container(Some(options), body).await.map_err(|e| failed("create", e))?.id;
         let mut output = StepOutput::new(self.log.as_ref(), &self.plugin, name);
         let followed = self.follow(&id, &mut output);
-        let result = match spec.timeout {
+        let (result, stopped) = match timeout {
             Some(limit) => match tokio::time::timeout(limit, followed).await {
-                Ok(result) => result,
-                Err(_) => {
-                    let message =
-                        format!("hostbuild: step `{name}` stopped: it ran longer than --step-timeout {}", Span(limit));
-                    self.log.line(&self.plugin, Level::Error, &message);
-                    output.tail.push(message);
-                    Ok(TIMED_OUT)
-                }
+                Ok(result) => (result, None),
+                Err(_) => (Ok(-1), Some(StepStopped { step: name.to_string(), limit })),
             },
-            None => followed.await,
+            None => (followed.await, None),
         };
         let oom =
             self.docker.inspect_container(&id, None).await.ok().and_then(|c| c.state?.oom_killed).unwrap_or(false);
         let remove = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         let _ = self.docker.remove_container(&id, Some(remove)).await;
+        if let Some(stopped) = stopped {
+            self.log.line(&self.plugin, Level::Error, &format!("hostbuild: {stopped}; it was removed"));
+            return Err(StepError::Stopped(stopped));
+        }
         let exit_code = result.map_err(|e| failed("run", e))?;
         if oom {
             let message = format!(
                 "hostbuild: step `{name}` was killed: it used more than its memory limit of {} (--memory)",
-                Size(spec.limits.memory_bytes)
+                Size(limits.memory_bytes)
             );
             self.log.line(&self.plugin, Level::Error, &message);
             output.tail.push(message);
@@ -265,13 +268,13 @@ impl LocalEngine {
 
 #[async_trait::async_trait]
 impl StepEngine for LocalEngine {
-    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, ContainerError> {
+    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, StepError> {
         for m in &spec.mounts {
             if let Lent::Cache(volume) = &m.lent {
                 self.ensure_cache(volume, spec).await?;
             }
         }
         let (body, platform) = container_body(spec, &self.source, &self.output);
-        self.run_container(&spec.name, body, &platform, spec).await
+        self.run_container(&spec.name, body, &platform, &spec.limits, spec.timeout).await
     }
 }

@@ -5,7 +5,9 @@
 //! to a [`ContainerBackend`]: a [`StepRunner`] on an engine, or
 //! [`Unavailable`] before one is connected. The runner turns the step into an
 //! engine-neutral [`ContainerSpec`] and runs it on a [`StepEngine`]: the
-//! local Docker engine ([`LocalEngine`]) or a Swarm.
+//! local Docker engine ([`LocalEngine`]) or a Swarm. A step the host stops
+//! (over `--step-timeout`) ends the plugin's call: the plugin cannot carry on
+//! as if it had merely failed.
 
 pub mod dirs;
 pub mod engine;
@@ -35,7 +37,30 @@ use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
 #[async_trait::async_trait]
 pub trait ContainerBackend: Send + Sync {
     /// Runs one step to completion; a non-zero exit is an outcome.
-    async fn run_step(&self, plugin: &str, step: &Step) -> Result<StepOutcome, ContainerError>;
+    async fn run_step(&self, plugin: &str, step: &Step) -> Result<StepOutcome, StepError>;
+}
+
+/// Why a step gave no outcome.
+#[derive(Debug)]
+pub enum StepError {
+    /// Told to the plugin (the WIT `container-error`), which may handle it.
+    Container(ContainerError),
+    /// The host stopped the step: the plugin's call ends (a trap) and the run fails.
+    Stopped(StepStopped),
+}
+
+impl From<ContainerError> for StepError {
+    fn from(e: ContainerError) -> Self {
+        StepError::Container(e)
+    }
+}
+
+/// A step ran past its time limit and was stopped and removed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("step `{step}` was stopped: it ran longer than the step timeout of {}", crate::units::Span(*.limit))]
+pub struct StepStopped {
+    pub step: String,
+    pub limit: std::time::Duration,
 }
 
 /// An engine that runs step containers: the local Docker engine, a Docker
@@ -44,8 +69,9 @@ pub trait ContainerBackend: Send + Sync {
 #[async_trait::async_trait]
 pub trait StepEngine: Send + Sync {
     /// Runs one step to completion (a non-zero exit is an outcome, not an
-    /// error); its output goes to the log as it comes.
-    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, ContainerError>;
+    /// error); its output goes to the log as it comes. One over the spec's
+    /// timeout is stopped and removed: `StepError::Stopped`.
+    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, StepError>;
 
     /// After the platform's last step: bring what it left home (a staged
     /// output tree) and release what it held. Nothing to do locally.

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::spec::{ContainerSpec, StepHost};
-use super::{ContainerBackend, StepEngine};
+use super::{ContainerBackend, StepEngine, StepError};
 use crate::capabilities::log::{Level, LogSink};
-use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
+use crate::runtime::bindings::container::{Step, StepOutcome};
 
 pub struct StepRunner {
     engine: Arc<dyn StepEngine>,
@@ -23,7 +23,7 @@ impl StepRunner {
 
 #[async_trait::async_trait]
 impl ContainerBackend for StepRunner {
-    async fn run_step(&self, _plugin: &str, step: &Step) -> Result<StepOutcome, ContainerError> {
+    async fn run_step(&self, _plugin: &str, step: &Step) -> Result<StepOutcome, StepError> {
         let spec = ContainerSpec::for_step(step, &self.host)?;
         self.log.line(&self.host.plugin, Level::Info, &format!("step `{}`: {}", step.name, step.argv.join(" ")));
         if let (Some(gpu), false) = (&step.gpu, self.host.gpu) {

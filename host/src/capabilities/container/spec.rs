@@ -190,9 +190,11 @@ impl ContainerSpec {
             }
             Gpus { count: g.count, capabilities: caps }
         });
-        // No GPU passed: none reachable either, whatever the image's ENV
-        // says (an NVIDIA runtime reads this variable).
-        if gpus.is_none() && !has_env(&env, "NVIDIA_VISIBLE_DEVICES") {
+        // No GPU passed (none asked for, or `--no-gpu`): none reachable
+        // either, whatever the image's ENV or the step's env says (an NVIDIA
+        // runtime reads this variable; only a plugin granted `gpu` may set it).
+        if gpus.is_none() {
+            env.retain(|e| !e.starts_with("NVIDIA_VISIBLE_DEVICES="));
             env.push("NVIDIA_VISIBLE_DEVICES=void".into());
         }
         Ok(ContainerSpec {

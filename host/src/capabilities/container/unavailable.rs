@@ -1,4 +1,4 @@
-use super::ContainerBackend;
+use super::{ContainerBackend, StepError};
 use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
 
 /// The backend of a host with no container engine: every step is refused
@@ -7,10 +7,10 @@ pub struct Unavailable;
 
 #[async_trait::async_trait]
 impl ContainerBackend for Unavailable {
-    async fn run_step(&self, _plugin: &str, step: &Step) -> Result<StepOutcome, ContainerError> {
-        Err(ContainerError::Unavailable(format!(
+    async fn run_step(&self, _plugin: &str, step: &Step) -> Result<StepOutcome, StepError> {
+        Err(StepError::Container(ContainerError::Unavailable(format!(
             "cannot run step `{}`: this hostbuild has no container engine connected",
             step.name
-        )))
+        ))))
     }
 }

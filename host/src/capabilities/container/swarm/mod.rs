@@ -44,7 +44,7 @@ use self::staging::Staging;
 use super::images::BuiltImage;
 use super::lifecycle::{self, Owner};
 use super::spec::{ContainerSpec, Lent};
-use super::{local, StepEngine};
+use super::{local, StepEngine, StepError};
 use crate::capabilities::log::{Level, LogSink};
 use crate::output_tree::OutputTree;
 use crate::registry::publish::{manifest_of, push_tag, split};
@@ -289,10 +289,11 @@ async fn wait_for_tasks_gone(docker: &Docker, run_id: &str) {
 }
 
 /// What sweeping the swarm did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
     pub removed_services: usize,
-    pub left_alone: usize,
+    /// Services whose owner could not be proven dead, left alone, by reason.
+    pub left_alone: std::collections::BTreeMap<lifecycle::Unproven, usize>,
 }
 
 /// Removes services (and run networks) whose owner is provably gone, by the
@@ -313,7 +314,7 @@ pub async fn reap_services(docker: &Docker) -> Swept {
                     let _ = docker.remove_network(&format!("hostbuild-{run}")).await;
                 }
             }
-            Owner::Unknown => swept.left_alone += 1,
+            Owner::Unknown(why) => *swept.left_alone.entry(why).or_default() += 1,
             Owner::Alive => {}
         }
     }
@@ -376,7 +377,10 @@ impl SwarmEngine {
     /// Runs a helper (hostbuild's own image) on the platform's node.
     async fn helper(&self, spec: &ContainerSpec, keep_caps: &[&str]) -> Result<StepOutcome, ContainerError> {
         let image = self.swarm.push(&spec.image).await.map_err(|e| ContainerError::Unavailable(e.to_string()))?;
-        self.service(spec, image, keep_caps).await
+        self.service(spec, image, keep_caps).await.map_err(|e| match e {
+            StepError::Container(e) => e,
+            StepError::Stopped(s) => ContainerError::Failed(format!("`{}`: {s}", spec.name)),
+        })
     }
 
     /// Whether the platform's node is the manager hostbuild talks to.
@@ -384,12 +388,7 @@ impl SwarmEngine {
         self.node.id == self.swarm.manager
     }
 
-    async fn service(
-        &self,
-        spec: &ContainerSpec,
-        image: String,
-        keep_caps: &[&str],
-    ) -> Result<StepOutcome, ContainerError> {
+    async fn service(&self, spec: &ContainerSpec, image: String, keep_caps: &[&str]) -> Result<StepOutcome, StepError> {
         let n = {
             let mut steps = self.steps.lock().await;
             *steps += 1;
@@ -428,7 +427,7 @@ fn service_name(run: &str, plugin: &str, n: usize) -> String {
 
 #[async_trait::async_trait]
 impl StepEngine for SwarmEngine {
-    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, ContainerError> {
+    async fn run(&self, spec: &ContainerSpec) -> Result<StepOutcome, StepError> {
         if let Some(staged) = &self.staged {
             staged.before_step(self, spec).await?;
         } else {
@@ -438,7 +437,8 @@ impl StepEngine for SwarmEngine {
                     let mut prepared = self.prepared.lock().await;
                     if !prepared.contains(volume) {
                         let docker = &self.swarm.docker;
-                        local::prepare_volume(docker, &self.plugin, &self.swarm.run_id, volume, spec, &self.log)
+                        let run_id = &self.swarm.run_id;
+                        local::prepare_volume(docker, &self.plugin, run_id, volume, spec.user, &spec.limits, &self.log)
                             .await?;
                         prepared.push(volume.clone());
                     }

@@ -16,9 +16,9 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use super::nodes::{GPU_LABEL, GPU_RESOURCE};
-use crate::capabilities::container::local::TIMED_OUT;
 use crate::capabilities::container::output::StepOutput;
 use crate::capabilities::container::spec::{ContainerSpec, Lent};
+use crate::capabilities::container::{StepError, StepStopped};
 use crate::capabilities::log::{Level, LogSink};
 use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 use crate::units::Span;
@@ -129,7 +129,8 @@ pub struct Waits {
     pub pending: Duration,
 }
 
-/// Creates the service, streams its logs until its task ends, removes it.
+/// Creates the service, streams its logs until its task ends, removes it;
+/// one over the spec's timeout is removed at once: `StepError::Stopped`.
 pub async fn run(
     docker: &Docker,
     log: &dyn LogSink,
@@ -137,7 +138,7 @@ pub async fn run(
     spec: &ContainerSpec,
     service: ServiceSpec,
     waits: &Waits,
-) -> Result<StepOutcome, ContainerError> {
+) -> Result<StepOutcome, StepError> {
     let started = Instant::now();
     let name = spec.name.clone();
     let failed = |what: &str, e: bollard::errors::Error| ContainerError::Failed(format!("step `{name}`: {what}: {e}"));
@@ -145,23 +146,18 @@ pub async fn run(
     let id = created.id.unwrap_or_default();
     let mut output = StepOutput::new(log, plugin, &spec.name);
     let followed = follow(docker, &id, &mut output, waits);
-    let result = match spec.timeout {
+    let (result, stopped) = match spec.timeout {
         Some(limit) => match tokio::time::timeout(limit, followed).await {
-            Ok(result) => result,
-            Err(_) => {
-                let message = format!(
-                    "hostbuild: step `{}` stopped: it ran longer than --step-timeout {}",
-                    spec.name,
-                    Span(limit)
-                );
-                log.line(plugin, Level::Error, &message);
-                output.tail.push(message);
-                Ok(TIMED_OUT)
-            }
+            Ok(result) => (result, None),
+            Err(_) => (Ok(-1), Some(StepStopped { step: spec.name.clone(), limit })),
         },
-        None => followed.await,
+        None => (followed.await, None),
     };
     let _ = docker.delete_service(&id).await;
+    if let Some(stopped) = stopped {
+        log.line(plugin, Level::Error, &format!("hostbuild: {stopped}; it was removed"));
+        return Err(StepError::Stopped(stopped));
+    }
     let exit_code = result?;
     Ok(StepOutcome { exit_code, tail: output.tail.into_lines(), duration_ms: started.elapsed().as_millis() as u64 })
 }
