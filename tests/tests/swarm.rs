@@ -482,3 +482,16 @@ fn a_platform_placed_on_a_second_node_builds_from_staged_files() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_step_over_the_timeout_is_removed_and_fails_the_run() {
+    let swarm = TestSwarm::up("one-node");
+    let hb = Hostbuild::new();
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = swarm.run(&hb, &guest("container-steps"), &cmake_hello(), out.path(), &["--opt", "mode=sleep"]);
+    let child = cmd.arg("--step-timeout").arg("3s").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.expect(7, &["step `sleep` was stopped: it ran longer than the step timeout of 3s", "--step-timeout"]);
+    nothing_left_within(pid, Duration::from_secs(10)).unwrap_or_else(|left| panic!("left {left:?}"));
+}
