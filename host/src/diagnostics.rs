@@ -167,6 +167,13 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
                 ),
             ),
             SwarmError::Api(_) => (ExitStatus::Unavailable, Some("`hostbuild doctor --engine swarm`".into())),
+            SwarmError::OnNode { .. } => (
+                ExitStatus::Unavailable,
+                Some(
+                    "the node must pull hostbuild's helper image from --registry and lend it its engine socket                       (/var/run/docker.sock); `docker node ps` on the manager shows why a task failed"
+                        .into(),
+                ),
+            ),
         });
     }
     if e.downcast_ref::<TrustError>().is_some() {

@@ -14,10 +14,9 @@ use crate::capabilities::artifacts::open::open as open_store;
 use crate::capabilities::artifacts::open::OpenError;
 use crate::capabilities::artifacts::s3::S3Store;
 use crate::capabilities::artifacts::store::ObjectStore;
-use crate::capabilities::container::images::{self, ImageBuild};
 use crate::capabilities::container::swarm::{self, staging, Swarm, SwarmOptions};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{engine, lifecycle, naming, EngineError};
+use crate::capabilities::container::{engine, lifecycle, EngineError};
 use crate::capabilities::log::{Console, Level, LogSink};
 use crate::cli::RunArgs;
 use crate::diagnostics::ExitStatus;
@@ -25,7 +24,6 @@ use crate::interrupt::{shutdown_signal, Interrupted};
 use crate::options::check_unscoped;
 use crate::pipeline::{run_platform, PlatformSummary, RunSettings};
 use crate::project::resolve::Resolved;
-use crate::runtime::bindings::types::ImageRecipe;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
@@ -165,16 +163,7 @@ async fn connect_swarm(
         let s3 = S3Store::connect(bucket, prefix)
             .await
             .map_err(|source| OpenError::Connect { url: store.into(), source })?;
-        let recipe = ImageRecipe {
-            name: "helper".into(),
-            dockerfile: staging::helper_dockerfile(naming::HELPER_IMAGE),
-            context: vec![],
-            build_args: vec![],
-            platform: "linux/amd64".into(),
-            base_image: naming::HELPER_IMAGE.into(),
-        };
-        let how = ImageBuild { explain: false, gpu: false, network: true, trust, owner: "hostbuild" };
-        let helper = images::build(docker, "hostbuild", &recipe, log.as_ref(), &how).await?;
+        let helper = staging::helper_image(docker, trust, log.as_ref()).await?;
         swarm.set_staging(Arc::new(staging::Staging::new(Arc::new(s3), helper)));
     }
     Ok(Arc::new(swarm))

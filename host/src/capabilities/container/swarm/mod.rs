@@ -63,6 +63,8 @@ pub enum SwarmError {
     Push { image: String, message: String },
     #[error("the swarm engine failed: {0}")]
     Api(String),
+    #[error("hostbuild's helper on node {node} failed: {message}")]
+    OnNode { node: String, message: String },
     #[error("platform `{plugin}` runs on node {node}, off the manager: its files travel through the artifact store, which must be s3:// (--store s3://BUCKET/PREFIX, reachable from the nodes)")]
     NoStaging { plugin: String, node: String },
 }
@@ -248,7 +250,7 @@ impl Swarm {
             }
             removed += remove_services(&self.docker, &format!("{}={}", lifecycle::LABEL_RUN, self.run_id)).await;
         }
-        wait_for_tasks_gone(&self.docker, &self.run_id).await;
+        remove_task_containers(&self.docker, &self.run_id).await;
         let _ = self.docker.remove_network(&format!("hostbuild-{}", self.run_id)).await;
         removed
     }
@@ -256,6 +258,68 @@ impl Swarm {
     pub fn staging(&self) -> Option<&Arc<Staging>> {
         self.staging.as_ref()
     }
+
+    /// Runs `script` in hostbuild's helper image on `node`, given that
+    /// node's engine socket (for what only a node's own engine does: its
+    /// local volumes); returns what it printed on stdout and stderr.
+    pub async fn on_node(&self, node: &NodeInfo, helper: &BuiltImage, script: &str) -> Result<Vec<String>, SwarmError> {
+        let image = self.push(helper).await?;
+        let spec = ContainerSpec {
+            name: "node".into(),
+            image: helper.clone(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            env: vec!["HOME=/tmp".into()],
+            workdir: None,
+            user: super::User { uid: 0, gid: 0 },
+            mounts: vec![super::spec::SpecMount {
+                target: NODE_SOCKET.into(),
+                lent: Lent::Dir(NODE_SOCKET.into()),
+                read_only: false,
+            }],
+            network: true,
+            gpus: None,
+            limits: super::hardening::ContainerLimits::default(),
+            labels: lifecycle::labels(&self.run_id, "hostbuild"),
+            timeout: Some(Duration::from_secs(120)),
+        };
+        let n = self.pushed.lock().await.len();
+        let at = Placement {
+            name: service_name(&self.run_id, &format!("node-{}", &node.id[..node.id.len().min(12)]), n),
+            image,
+            node: &node.id,
+            sources: &Sources::Bind { source: PathBuf::new(), output: PathBuf::new() },
+            internal_network: None,
+            keep_caps: &[],
+        };
+        let lines = Collect::default();
+        let waits = Waits { pending: self.options.pending };
+        let failed = |message: String| SwarmError::OnNode { node: node.describe(), message };
+        let outcome = service::run(&self.docker, &lines, "hostbuild", &spec, service::service_spec(&spec, &at), &waits)
+            .await
+            .map_err(|e| match e {
+                StepError::Container(e) => failed(super::error_message(&e).to_string()),
+                StepError::Stopped(s) => failed(s.to_string()),
+            })?;
+        let lines = lines.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        if outcome.exit_code != 0 {
+            return Err(failed(format!("exit status {}: {}", outcome.exit_code, outcome.tail.join(" | "))));
+        }
+        Ok(lines)
+    }
+}
+
+/// Where a node's engine socket is, on the node.
+const NODE_SOCKET: &str = "/var/run/docker.sock";
+
+/// The lines a helper printed.
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<String>>);
+
+impl LogSink for Collect {
+    fn line(&self, _: &str, _: Level, message: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(message.to_string());
+    }
+    fn progress(&self, _: &str, _: &str, _: u64, _: Option<u64>) {}
 }
 
 /// Removes the services carrying `label`; returns how many.
@@ -272,19 +336,25 @@ async fn remove_services(docker: &Docker, label: &str) -> usize {
     removed
 }
 
-/// Waits (10 s at most) until no task container of the run is left on this
-/// node.
-async fn wait_for_tasks_gone(docker: &Docker, run_id: &str) {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
+/// Removes the task containers of the run's (removed) services on this node
+/// rather than waiting the seconds the node takes to, then waits (10 s at
+/// most) until none is left.
+async fn remove_task_containers(docker: &Docker, run_id: &str) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
     let label = format!("{}={run_id}", lifecycle::LABEL_RUN);
     let filters = HashMap::from([("label".to_string(), vec![label])]);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        if docker.list_containers(Some(options)).await.map(|c| c.is_empty()).unwrap_or(true) {
+        let Ok(containers) = docker.list_containers(Some(options)).await else { return };
+        if containers.is_empty() {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        for id in containers.into_iter().filter_map(|c| c.id) {
+            let force = RemoveContainerOptionsBuilder::default().force(true).build();
+            let _ = docker.remove_container(&id, Some(force)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

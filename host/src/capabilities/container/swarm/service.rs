@@ -211,7 +211,7 @@ async fn follow(
     }
     let options = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
     let mut logs = docker.service_logs(service, Some(options));
-    let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let mut poll = tokio::time::interval(Duration::from_millis(200));
     let end = loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
@@ -228,7 +228,7 @@ async fn follow(
             _ = poll.tick() => {
                 if let Some(t) = task_of(docker, service).await.filter(|t| ended(t.0)) {
                     // Drain what the log stream still holds.
-                    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(700), logs.next()).await {
+                    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(300), logs.next()).await {
                         match chunk {
                             bollard::container::LogOutput::StdErr { message } => output.push(true, &message),
                             other => output.push(false, &other.into_bytes()),

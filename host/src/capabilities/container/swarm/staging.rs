@@ -54,12 +54,33 @@ impl Staging {
     }
 }
 
-/// The helper recipe: the offline base image and curl.
+/// The helper recipe: the offline base image, curl (staging through
+/// presigned URLs, a node's engine socket) and jq (its answers).
 pub fn helper_dockerfile(base: &str) -> String {
     format!(
-        "FROM {base}\nRUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates \
+        "FROM {base}\nRUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates jq \
          && rm -rf /var/lib/apt/lists/*\n"
     )
+}
+
+/// Builds (or reuses) hostbuild's helper image, which runs on the nodes.
+pub async fn helper_image(
+    docker: &bollard::Docker,
+    trust: &crate::capabilities::container::trust::Trust,
+    log: &dyn crate::capabilities::log::LogSink,
+) -> Result<BuiltImage, crate::capabilities::container::EngineError> {
+    use crate::capabilities::container::images::{self, ImageBuild};
+    use crate::capabilities::container::naming::HELPER_IMAGE;
+    let recipe = crate::runtime::bindings::types::ImageRecipe {
+        name: "helper".into(),
+        dockerfile: helper_dockerfile(HELPER_IMAGE),
+        context: vec![],
+        build_args: vec![],
+        platform: "linux/amd64".into(),
+        base_image: HELPER_IMAGE.into(),
+    };
+    let how = ImageBuild { explain: false, gpu: false, network: true, trust, owner: "hostbuild" };
+    images::build(docker, "hostbuild", &recipe, log, &how).await
 }
 
 #[derive(Default)]
