@@ -75,7 +75,7 @@ pub fn run(plugin: &Path, runs: usize) -> Result<()> {
     Ok(())
 }
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 

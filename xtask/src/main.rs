@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_store;
+mod bench_swarm;
 mod images;
 mod plugins;
 
@@ -46,6 +47,10 @@ enum Task {
         /// Only the artifact store throughput (256 MiB, hostbuild vs awscli).
         #[arg(long)]
         store: bool,
+        /// Only the cost of a step as a swarm service, against a local step
+        /// and `docker run --rm` (makes a one-node swarm, then leaves it).
+        #[arg(long)]
+        swarm: bool,
     },
 }
 
@@ -129,6 +134,7 @@ fn run(cli: Cli, root: &Path) -> Result<()> {
         Task::Plugins => plugins::build_all(),
         Task::Images { force } => images::build_all(force),
         Task::Bench { store: true, runs, .. } => bench_store::run(runs.min(5)),
+        Task::Bench { swarm: true, runs, .. } => bench_swarm::run(runs),
         Task::Bench { plugin, runs, runtime_only, .. } => {
             bench::run(&plugin, runs)?;
             if !runtime_only {
