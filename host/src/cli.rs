@@ -264,6 +264,17 @@ pub struct CacheArgs {
     #[command(subcommand)]
     pub command: Option<CacheCommand>,
 
+    /// `swarm`: the cache volumes of every ready node of the swarm this
+    /// engine manages, each node's read through its own engine by
+    /// hostbuild's helper image [default: local, or `kind` under [engine]].
+    #[arg(long = "engine", env = "HOSTBUILD_ENGINE", value_name = "KIND", global = true)]
+    pub kind: Option<EngineKind>,
+
+    /// With --engine swarm: the registry the nodes pull the helper image
+    /// from (as for `run`).
+    #[arg(long, env = "HOSTBUILD_REGISTRY", value_name = "REGISTRY", global = true)]
+    pub registry: Option<crate::capabilities::container::swarm::Registry>,
+
     /// Print JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -423,7 +434,7 @@ pub struct LendArgs {
 
 /// How containers run (`run` and `shell`); each flag wins over the same key
 /// of `[engine]` in ./hostbuild.toml.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
     /// Memory limit of every container hostbuild starts (no swap beyond it),
     /// e.g. 8G [default: 3/4 of this machine's memory].

@@ -170,7 +170,8 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
             SwarmError::OnNode { .. } => (
                 ExitStatus::Unavailable,
                 Some(
-                    "the node must pull hostbuild's helper image from --registry and lend it its engine socket                       (/var/run/docker.sock); `docker node ps` on the manager shows why a task failed"
+                    "the node must pull hostbuild's helper image from --registry and lend it its engine socket \
+                     (/var/run/docker.sock); `docker node ps` on the manager shows why a task failed"
                         .into(),
                 ),
             ),

@@ -18,7 +18,9 @@ pub fn interrupted() -> bool {
 
 /// The run was stopped by a signal; its containers were removed.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {signal}; removed {removed} container(s) and aborted the open uploads of this run")]
+#[error(
+    "interrupted by {signal}; removed {removed} container(s) or service(s) and aborted the open uploads of this run"
+)]
 pub struct Interrupted {
     pub signal: &'static str,
     pub removed: usize,

@@ -481,6 +481,40 @@ fn a_platform_placed_on_a_second_node_builds_from_staged_files() {
         assert!(Instant::now() < deadline, "task containers left on the worker");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The ccache volume the worker made is labelled as a local one is:
+    // `cache` lists it with the worker's id and its size, and `cache clear`
+    // removes it there.
+    let on_worker = || swarm.worker(&["volume", "ls", "-q", "--filter", "label=hostbuild.cache=armv7"]);
+    let made = on_worker();
+    assert!(
+        made.trim().starts_with("hostbuild-cache-armv7"),
+        "{made}: {}",
+        swarm.worker(&["volume", "ls", "--format", "{{.Name}} {{.Labels}}"])
+    );
+    let cache = |args: &[&str]| {
+        let mut cmd = hb.command();
+        cmd.arg("cache").args(args).args(["--engine", "swarm", "--registry", &swarm.registry]);
+        Run::from(cmd.output().unwrap())
+    };
+    let listed = cache(&["--json"]);
+    listed.expect(0, &[]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let found: Vec<&serde_json::Value> =
+        listed["volumes"].as_array().unwrap().iter().filter(|v| v["node_id"] == worker.as_str()).collect();
+    assert_eq!(found.len(), 1, "{listed:#}");
+    assert_eq!(found[0]["volume"], made.trim());
+    assert_eq!(found[0]["platform"], "armv7");
+    assert!(found[0]["bytes"].as_i64().unwrap() > 0, "ccache wrote nothing: {listed:#}");
+    let cleared = cache(&["clear", "armv7", "--json"]);
+    cleared.expect(0, &[]);
+    assert!(cleared.stdout.contains(&format!("\"node_id\":\"{worker}\"")), "{}", cleared.stdout);
+    assert!(on_worker().trim().is_empty(), "the worker's cache volume is still there");
+    // The worker removes the helper's task once its service is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !swarm.worker(&["ps", "-aq"]).trim().is_empty() {
+        assert!(Instant::now() < deadline, "the helper left a container on the worker");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         true => Some(characteristics::commit(args.git_sha.as_deref(), &source)?.value),
         false => characteristics::commit(args.git_sha.as_deref(), &source).ok().map(|f| f.value),
     };
-    let id = run_id();
+    let id = lifecycle::new_run_id();
     let engine = if opened.iter().any(|(o, _)| o.info.capabilities.container) {
         let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
         let reaped = lifecycle::reap_orphans(&docker).await.removed;
@@ -179,10 +179,4 @@ fn print_summary(summaries: &[PlatformSummary], json: bool) -> anyhow::Result<()
         summaries.iter().for_each(PlatformSummary::print_text);
     }
     Ok(())
-}
-
-/// A unique id for this run: time and pid.
-fn run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{:x}-{:x}", now.as_millis(), std::process::id())
 }

@@ -138,4 +138,45 @@ mod tests {
         let big = archive(|b| file(b, "big", 0o644, &[0; 4096]));
         assert!(matches!(tree.unpack(&big[..], 1000), Err(TreeError::TooLarge { .. })));
     }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_link(&mut h, path, target).unwrap();
+    }
+
+    /// An archive swapped in the store (its contents are untrusted): a link
+    /// out of the tree, then a file or directory through it. The link is
+    /// stored, never followed; nothing appears outside.
+    #[test]
+    fn nothing_is_written_through_a_link_the_archive_planted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let tree = OutputTree::open(tmp.path(), "build.x").unwrap();
+        let target = outside.path().display().to_string();
+        for (name, to) in [("abs", target.as_str()), ("up", ".."), ("upup", "../..")] {
+            for then in ["file", "dir"] {
+                let evil = archive(|b| {
+                    link(b, name, to);
+                    match then {
+                        "file" => file(b, &format!("{name}/pwned"), 0o644, b"x"),
+                        _ => {
+                            let mut h = tar::Header::new_gnu();
+                            h.set_entry_type(tar::EntryType::Directory);
+                            h.set_size(0);
+                            h.set_mode(0o755);
+                            h.set_cksum();
+                            b.append_data(&mut h, format!("{name}/made"), &[][..]).unwrap();
+                        }
+                    }
+                });
+                assert!(tree.unpack(&evil[..], 1 << 20).is_err(), "{name} -> {to}, then a {then}");
+                assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "{name} -> {to}");
+                let around: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+                assert_eq!(around, ["build.x"], "{name} -> {to}: written beside the tree");
+            }
+        }
+    }
 }

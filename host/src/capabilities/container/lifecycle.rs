@@ -22,6 +22,12 @@ pub const LABEL_PLUGIN: &str = "hostbuild.plugin";
 pub const LABEL_OWNER_PIDNS: &str = "hostbuild.owner-pidns";
 pub const LABEL_OWNER_BOOT: &str = "hostbuild.owner-boot";
 
+/// A new run's id: unique on this machine (time and process).
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:x}-{:x}", now.as_millis(), std::process::id())
+}
+
 /// The labels of a container created for `plugin` in this process's run.
 pub fn labels(run_id: &str, plugin: &str) -> HashMap<String, String> {
     let pid = std::process::id();

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType, NetworkAttachmentConfig,
-    ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig, NetworkAttachmentConfig, ResourceObject, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::{ListTasksOptionsBuilder, LogsOptionsBuilder};
 use bollard::Docker;
@@ -18,6 +19,7 @@ use futures::StreamExt;
 use super::nodes::{GPU_LABEL, GPU_RESOURCE};
 use crate::capabilities::container::output::StepOutput;
 use crate::capabilities::container::spec::{ContainerSpec, Lent};
+use crate::capabilities::container::{lifecycle, naming};
 use crate::capabilities::container::{StepError, StepStopped};
 use crate::capabilities::log::{Level, LogSink};
 use crate::runtime::bindings::container::{ContainerError, StepOutcome};
@@ -58,11 +60,31 @@ pub fn service_spec(spec: &ContainerSpec, at: &Placement<'_>) -> ServiceSpec {
                 (Lent::Cache(volume), _) => (MountType::VOLUME, volume.clone()),
                 (Lent::Dir(dir), _) => (MountType::BIND, dir.display().to_string()),
             };
+            // A cache volume a node creates for this mount carries the
+            // label a local one gets, so `hostbuild cache` finds it there.
+            let volume_options = match &m.lent {
+                Lent::Cache(volume) if volume.starts_with(naming::CACHE_VOLUME_PREFIX) => {
+                    let platform = spec.labels.get(lifecycle::LABEL_PLUGIN).cloned().unwrap_or_default();
+                    // With a driver named, the node's executor creates the
+                    // volume (labels included) before the container; without
+                    // one the labels were seen missing.
+                    Some(MountVolumeOptions {
+                        labels: Some(HashMap::from([(naming::LABEL_CACHE.to_string(), platform)])),
+                        driver_config: Some(MountVolumeOptionsDriverConfig {
+                            name: Some("local".into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                }
+                _ => None,
+            };
             Mount {
                 target: Some(m.target.clone()),
                 source: Some(from),
                 typ: Some(typ),
                 read_only: Some(m.read_only),
+                volume_options,
                 ..Default::default()
             }
         })
