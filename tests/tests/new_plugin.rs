@@ -29,7 +29,8 @@ fn generate(hb: &Hostbuild, parent: &Path, template: &str, name: &str) -> PathBu
     assert!(run.stdout.contains(&format!("created the {template} platform `{name}`")), "{}", run.stdout);
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(manifest.contains("hostbuild-sdk = \"0.2\""), "a versioned dependency:\n{manifest}");
-    let patch = format!("[patch.crates-io]\nhostbuild-sdk = {{ path = \"{}\" }}", sdk.canonicalize().unwrap().display());
+    let patch =
+        format!("[patch.crates-io]\nhostbuild-sdk = {{ path = \"{}\" }}", sdk.canonicalize().unwrap().display());
     assert!(manifest.contains(&patch), "the [patch] points at this checkout:\n{manifest}");
     let fmt = Command::new("cargo").args(["fmt", "--check", "--manifest-path"]).arg(dir.join("Cargo.toml")).output();
     assert!(fmt.unwrap().status.success(), "the generated code is rustfmt-clean");
@@ -42,7 +43,8 @@ fn test_sh(hb: &Hostbuild, dir: &Path, name: &str, source: &Path, out: &Path, ex
     let output = template_test_sh(hb, dir, out).arg(source).arg("--json").args(extra).output().expect("test.sh runs");
     let run = Run::from(output);
     assert!(containers_with(&format!("hostbuild.plugin={name}")).is_empty(), "containers left running");
-    let wasm = hostbuild_tests::templates_target().join(format!("wasm32-wasip2/release/{}.wasm", name.replace('-', "_")));
+    let wasm =
+        hostbuild_tests::templates_target().join(format!("wasm32-wasip2/release/{}.wasm", name.replace('-', "_")));
     assert!(wasm.is_file(), "test.sh built {}:\n{}", wasm.display(), run.stderr);
     assert!(run.stdout.contains(&format!("{name} 0.1.0:")), "inspect ran first:\n{}", run.stdout);
     assert!(run.stdout.contains("hostbuild:platform@0.2.0"), "{}", run.stdout);
@@ -61,7 +63,8 @@ fn the_cmake_template_builds_and_tests_a_cmake_project() {
     assert_eq!(platform["name"], "new-cmake");
     assert_eq!(platform["steps"], serde_json::json!(["configure", "compile", "test"]));
     assert_eq!(platform["tests"], serde_json::json!({"passed": 3, "failed": 0, "skipped": 0}));
-    let paths: Vec<&str> = platform["artifacts"].as_array().unwrap().iter().filter_map(|a| a["path"].as_str()).collect();
+    let paths: Vec<&str> =
+        platform["artifacts"].as_array().unwrap().iter().filter_map(|a| a["path"].as_str()).collect();
     assert_eq!(paths, ["build/libhello.so.1.0.0", "build/libhello_static.a", "test-report.xml"]);
     let lib = out.join("build.new-cmake/build/libhello.so.1.0.0");
     assert_eq!(elf_machine(&lib), 62, "an x86-64 library");
