@@ -19,3 +19,5 @@ mod image_network;
 mod images;
 #[path = "hostile/output_files.rs"]
 mod output_files;
+#[path = "hostile/step_summary.rs"]
+mod step_summary;
