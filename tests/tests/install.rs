@@ -93,6 +93,8 @@ fn install_sh_gives_a_hostbuild_that_runs_bundled_plugins_by_name_and_starts_new
     assert_eq!(find("well-behaved")["origin"], "cached");
     let text = Run::from(installed(p).arg("list").current_dir(home).output().unwrap());
     assert!(text.stdout.contains("run them by name") && text.stdout.contains("armv7"), "{}", text.stdout);
+    let project_list = Run::from(installed(p).args(["plugins", "list"]).current_dir(home).output().unwrap());
+    project_list.expect(2, &["no hostbuild.toml", "`hostbuild list` shows the plugins you can run without one"]);
 
     // `hostbuild run armv7` with no project: the bundled plugin, by name.
     let build = tempfile::tempdir().unwrap();

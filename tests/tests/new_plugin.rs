@@ -3,8 +3,9 @@
 //! (`--sdk-path`), is rustfmt-clean, builds for wasm32-wasip2 without a
 //! warning and is run by its own test.sh (build, inspect, run) on the real
 //! engine: cmake on examples/cmake-hello, wheel on examples/hello-ext, image
-//! makes a local image. The generated crates share one CARGO_TARGET_DIR
-//! (`templates_target()`), so reruns compile little.
+//! makes a local image. The git-tag dependency form the README documents
+//! builds against a tagged repository. The generated crates share one
+//! CARGO_TARGET_DIR (`templates_target()`), so reruns compile little.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,4 +161,57 @@ fn new_refuses_what_it_cannot_write_and_says_where_the_sdk_comes_from() {
     hb.run(["new".as_ref(), not_sdk.as_os_str(), "--sdk-path".as_ref(), parent.path().as_os_str()])
         .expect(2, &["is not a hostbuild-sdk crate"]);
     assert!(!not_sdk.exists());
+}
+
+#[test]
+fn the_git_tag_form_builds_against_a_tagged_repository() {
+    // A repository as a team would depend on: this commit, tagged as SDK
+    // releases are (`hostbuild-sdk-v<version>`), reached by URL. Same path
+    // and dates each time, so cargo's git cache gains nothing on reruns.
+    let hb = Hostbuild::new();
+    let parent = tempfile::tempdir().unwrap();
+    let repo = hostbuild_tests::templates_target().with_file_name("git-tag-test");
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo).unwrap();
+    let archive = Command::new("sh")
+        .arg("-c")
+        .arg(format!("git -C '{}' archive HEAD | tar -x -C '{}'", root().display(), repo.display()))
+        .status()
+        .unwrap();
+    assert!(archive.success(), "git archive of this checkout");
+    let sdk = std::fs::read_to_string(repo.join("sdk/Cargo.toml")).unwrap();
+    let version = sdk.lines().find_map(|l| Some(l.strip_prefix("version = \"")?.trim_end_matches('"'))).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-q", "-m", "release"]);
+    git(&["tag", &format!("hostbuild-sdk-v{version}")]);
+
+    let dir = parent.path().join("new-git");
+    let url = format!("file://{}", repo.display());
+    hb.run(["new".as_ref(), dir.as_os_str(), "--sdk-git".as_ref(), url.as_ref()]).expect(0, &[]);
+    let build = Command::new("cargo")
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", hostbuild_tests::templates_target())
+        .env("RUSTFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    assert!(lock.contains(&format!("source = \"git+{url}?tag=hostbuild-sdk-v{version}#")), "{lock}");
+    let wasm = hostbuild_tests::templates_target().join("wasm32-wasip2/release/new_git.wasm");
+    let inspect = hb.run(["inspect".as_ref(), wasm.as_os_str()]);
+    inspect.expect(0, &[]);
+    assert!(inspect.stdout.contains("new-git 0.1.0") && inspect.stdout.contains("hostbuild:platform@0.2.0"));
 }
