@@ -75,10 +75,10 @@ pub fn render(summaries: &[PlatformSummary]) -> String {
                     )
                 }
                 ArtifactSummary::Image(i) => format!(
-                    "| image | {} ({}) | | {} |\n",
+                    "| image | {} on {} | | {} |\n",
                     text(&i.path),
                     text(&i.platform),
-                    text(i.digest.as_deref().unwrap_or("tagged, not pushed"))
+                    i.digest.as_deref().map_or_else(|| "tagged, not pushed".into(), text)
                 ),
             });
         }
