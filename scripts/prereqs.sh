@@ -17,7 +17,7 @@
 #   - the offline base images hostbuild/bookworm:{amd64,armv7,arm64}
 # Testing (--test) adds:
 #   - docker-registry (the loopback OCI registry of the tests; never started
-#     as a service), python3 with venv, tmux
+#     as a service), python3 with venv, tmux, man-db (renders the man pages)
 #   - s3s-fs, the loopback S3 server of the tests (built from crates.io)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ done
 
 APT_PACKAGES=(docker.io iptables qemu-user-static binfmt-support mmdebstrap arch-test ca-certificates git procps util-linux)
 if ((TEST)); then
-  APT_PACKAGES+=(docker-registry python3 python3-venv tmux iproute2 util-linux)
+  APT_PACKAGES+=(docker-registry python3 python3-venv tmux iproute2 util-linux man-db)
 fi
 
 step "apt packages" "check the machine's apt sources (apt-get update must work), then rerun"

@@ -69,6 +69,81 @@ pub enum Command {
     Lock(LockArgs),
     /// Add, update, verify, list and publish a project's plugins.
     Plugins(PluginsArgs),
+    /// Show the plugins you can run without a project: those installed with
+    /// hostbuild and those downloaded into the cache.
+    List(ListArgs),
+    /// Write a new platform plugin crate, ready to build, inspect and run.
+    ///
+    /// The crate depends on hostbuild-sdk by version; its README says how to
+    /// build it (`cargo build --release --target wasm32-wasip2`) and its
+    /// test.sh builds, inspects and runs it on a project.
+    New(NewArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    ///
+    /// bash: `hostbuild completions bash > ~/.local/share/bash-completion/completions/hostbuild`
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What a new plugin starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// Builds and tests a CMake project in a container (configure, compile, ctest).
+    Cmake,
+    /// Builds a Python package's wheel (C extensions too) and installs it in a fresh venv.
+    Wheel,
+    /// Makes a container image from the project's package list and tags it.
+    Image,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The directory to create; its name is the platform's name unless --name.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// What the plugin does.
+    #[arg(long, value_enum, default_value = "cmake")]
+    pub template: Template,
+
+    /// The platform's name (lowercase letters, digits and `-`) [default: PATH's last component].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Take hostbuild-sdk from this git repository (at the SDK's release
+    /// tag) until it is published: written as a [patch.crates-io] entry.
+    #[arg(long, value_name = "URL", conflicts_with = "sdk_path")]
+    pub sdk_git: Option<String>,
+
+    /// Take hostbuild-sdk from a local checkout's sdk/ directory: written as
+    /// a [patch.crates-io] entry.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write hostbuild.1 and a page per subcommand (hostbuild-run.1, ...) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -513,6 +588,8 @@ impl Cli {
             Command::Artifacts(a) => a.json,
             Command::Lock(a) => a.json,
             Command::Plugins(a) => a.json,
+            Command::List(a) => a.json,
+            Command::New(_) | Command::Completions(_) | Command::Man(_) => false,
         }
     }
 }

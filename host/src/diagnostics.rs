@@ -327,7 +327,7 @@ fn project_error(e: &ProjectError) -> (ExitStatus, Option<String>) {
             ExitStatus::Usage,
             Some(format!(
                 "pass a plugin file (plugins/{name}.wasm), or add it to the project: \
-                 `hostbuild plugins add {name} SOURCE --grant-declared`"
+                 `hostbuild plugins add {name} SOURCE --grant-declared`; `hostbuild list` shows the installed ones"
             )),
         ),
         ProjectError::UnknownPlugin { name, known, .. } => (

@@ -17,7 +17,7 @@
 //!             .needs_container()
 //!     }
 //!     fn image(_: &Options) -> Result<Vec<ImageRecipe>> {
-//!         Ok(vec![ImageRecipe::new("main", "hostbuild/debian:bookworm")])
+//!         Ok(vec![ImageRecipe::new("main", "hostbuild/bookworm:amd64")])
 //!     }
 //!     fn build(_: &Context) -> Result<BuildReport> {
 //!         Step::new("greet", "main", ["echo", "hello"]).run_checked()?;
@@ -27,6 +27,14 @@
 //!
 //! export_platform!(Hello);
 //! ```
+//!
+//! # Versions
+//!
+//! The crate's major.minor is the `hostbuild:platform` WIT version it is
+//! generated from ([`WIT_VERSION`]); the WIT files are part of the crate
+//! (`wit/`). Depend on `hostbuild-sdk = "0.2"`, or, before it is published,
+//! on a tag of the hostbuild repository:
+//! `hostbuild-sdk = { git = "https://YOUR-GIT-HOST/hostbuild.git", tag = "hostbuild-sdk-v0.2.0" }`.
 
 mod artifact;
 mod description;
@@ -41,7 +49,7 @@ mod step;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "platform",
-        path: "../wit",
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_platform_bindings",
         default_bindings_module: "hostbuild_sdk::bindings",
@@ -58,6 +66,20 @@ pub use step::{GpuRequest, Step, StepOutcome, Volume};
 
 /// Version of the `hostbuild:platform` WIT package this SDK builds against.
 pub const WIT_VERSION: &str = "0.2.0";
+
+#[cfg(test)]
+mod tests {
+    /// The WIT the bindings come from (`wit/`, a link to the repository's
+    /// `wit/`), [`WIT_VERSION`] and the crate's version stay one version.
+    #[test]
+    fn sdk_version_follows_the_wit_version() {
+        let world = include_str!("../wit/world.wit");
+        let package = world.lines().find_map(|l| l.strip_prefix("package hostbuild:platform@")).expect("package line");
+        assert_eq!(package.trim_end_matches(';'), super::WIT_VERSION);
+        let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+        assert_eq!(major_minor(env!("CARGO_PKG_VERSION")), major_minor(super::WIT_VERSION));
+    }
+}
 
 /// A build platform. Implement it on a unit struct and export it with
 /// [`export_platform!`].

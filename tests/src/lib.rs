@@ -366,3 +366,34 @@ pub fn one_winner(commands: impl IntoIterator<Item = Command>) -> usize {
     }
     winners[0]
 }
+
+/// The CARGO_TARGET_DIR the plugin crates the tests generate (`hostbuild
+/// new`) share: `templates-target/` beside this build's target directory
+/// (in CI `~/.cache/hostbuild-dev/templates-target`), so reruns compile only
+/// the generated crates themselves.
+pub fn templates_target() -> PathBuf {
+    let target = binary().parent().and_then(Path::parent).expect("the target directory").to_path_buf();
+    target.parent().expect("the target directory has a parent").join("templates-target")
+}
+
+/// A command running the generated crate's `test.sh` as a user would, on
+/// this build's hostbuild, with the shared target directory and warnings
+/// as errors; `OUT` is where the output tree goes.
+pub fn template_test_sh(hb: &Hostbuild, crate_dir: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(crate_dir.join("test.sh"));
+    cmd.env("HOSTBUILD", binary())
+        .env("HOSTBUILD_CACHE_DIR", hb.cache.path())
+        .env("CARGO_TARGET_DIR", templates_target())
+        .env("RUSTFLAGS", "-D warnings")
+        .env("OUT", out)
+        .env_remove("HOSTBUILD_PLUGIN_TIME_LIMIT")
+        .env_remove("HOSTBUILD_PLUGIN_MEMORY_LIMIT");
+    cmd
+}
+
+/// The JSON summary `run --json` printed after whatever came before it on
+/// stdout (test.sh prints `inspect` first).
+pub fn run_json(stdout: &str) -> serde_json::Value {
+    let at = stdout.find("{\n  \"platforms\"").unwrap_or_else(|| panic!("no run summary on stdout:\n{stdout}"));
+    serde_json::from_str(&stdout[at..]).unwrap_or_else(|e| panic!("the run summary is not JSON ({e}):\n{stdout}"))
+}

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use hostbuild_tests::{guest, plugin, root, sha256sum, Hostbuild};
+use hostbuild_tests::{containers_with, elf_machine, guest, plugin, root, sha256sum, Hostbuild};
 
 #[test]
 fn version_and_help_teach() {
@@ -192,10 +192,41 @@ fn doctor_reports_a_dead_engine_with_the_fix() {
 #[test]
 fn the_readme_plugin_guide_builds_a_working_plugin() {
     // tests/guests/readme-guide compiles the README's example verbatim.
-    let run = Hostbuild::new().run([OsStr::new("inspect"), guest("readme-guide").as_os_str(), OsStr::new("--json")]);
+    let hb = Hostbuild::new();
+    let guide = guest("readme-guide");
+    let run = hb.run([OsStr::new("inspect"), guide.as_os_str(), OsStr::new("--json")]);
     run.expect(0, &[]);
     let v = run.json();
     assert_eq!(v["name"], "hello-cmake");
     assert_eq!(v["capabilities"], serde_json::json!(["container", "image-network"]));
     assert_eq!(v["options"][0]["name"], "build-type");
+
+    // What a new user does next: run it on a CMake project, on the real engine.
+    let out = tempfile::tempdir().unwrap();
+    let child = hb
+        .command()
+        .arg("run")
+        .arg(&guide)
+        .arg("--source")
+        .arg(root().join("examples/cmake-hello"))
+        .arg("--out")
+        .arg(out.path())
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = hostbuild_tests::Run::from(child.wait_with_output().unwrap());
+    run.expect(0, &[]);
+    assert!(containers_with(&format!("hostbuild.owner-pid={pid}")).is_empty(), "containers left running");
+    let platform = &run.json()["platforms"][0];
+    assert_eq!(platform["steps"], serde_json::json!(["configure", "compile"]));
+    let artifacts = platform["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert_eq!(artifacts[0]["path"], "libhello.so.1.0.0");
+    let lib = out.path().join("build.hello-cmake/libhello.so.1.0.0");
+    assert_eq!(elf_machine(&lib), 62, "an x86-64 library");
+    assert_eq!(artifacts[0]["sha256"], sha256sum(&lib));
+    assert!(out.path().join("build.hello-cmake/hello-cli").is_file(), "the whole project was built");
 }

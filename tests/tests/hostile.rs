@@ -35,5 +35,7 @@ mod reaping;
 mod sources;
 #[path = "hostile/step_logs.rs"]
 mod step_logs;
+#[path = "hostile/step_summary.rs"]
+mod step_summary;
 #[path = "hostile/terminal.rs"]
 mod terminal;

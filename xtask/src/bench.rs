@@ -5,6 +5,10 @@
 //! - instantiate + describe: a fresh instance and one `describe` call;
 //! - a trivial step (`true`) through `hostbuild run`, whole process, against
 //!   `docker run --rm` of the same image and command, alternated run by run.
+//!
+//! Each figure is taken twice: in the dev profile the tests use, then in
+//! the release profile users install (scripts/install.sh): xtask builds
+//! itself and hostbuild with `--release` and runs the same bench from there.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +24,37 @@ struct Quiet;
 impl LogSink for Quiet {
     fn line(&self, _: &str, _: Level, _: &str) {}
     fn progress(&self, _: &str, _: &str, _: u64, _: Option<u64>) {}
+}
+
+/// Set in the release child, so it measures and does not start another.
+const CHILD: &str = "HOSTBUILD_BENCH_CHILD";
+
+/// The whole bench: this build's profile, then (from a dev build) the
+/// release profile's, by a release build of xtask.
+pub fn all(plugin: &Path, runs: usize, runtime_only: bool) -> Result<()> {
+    println!("== {} profile", if cfg!(debug_assertions) { "dev" } else { "release" });
+    run(plugin, runs)?;
+    if !runtime_only {
+        step(runs)?;
+    }
+    if !cfg!(debug_assertions) || std::env::var_os(CHILD).is_some() {
+        return Ok(());
+    }
+    eprintln!("[xtask] building xtask and hostbuild in the release profile (minutes the first time)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(&cargo)
+        .args(["build", "--quiet", "--locked", "--release", "-p", "xtask", "-p", "hostbuild"])
+        .status()?;
+    anyhow::ensure!(built.success(), "the release build failed");
+    let exe = std::env::current_exe()?;
+    let release = exe.parent().and_then(Path::parent).context("target dir")?.join("release/xtask");
+    let mut child = std::process::Command::new(release);
+    child.args(["bench", "--runs", &runs.to_string()]).arg(plugin).env(CHILD, "1");
+    if runtime_only {
+        child.arg("--runtime-only");
+    }
+    anyhow::ensure!(child.status()?.success(), "the release bench failed");
+    Ok(())
 }
 
 pub fn run(plugin: &Path, runs: usize) -> Result<()> {
@@ -82,8 +117,10 @@ pub fn ms(d: Duration) -> String {
 /// Builds the `hostbuild` binary (same profile and target dir as xtask)
 /// and returns its path, for benches that time it as a whole process.
 pub fn hostbuild_binary() -> Result<std::path::PathBuf> {
+    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "-p", "hostbuild"])
+        .args(profile)
         .status()?;
     anyhow::ensure!(status.success(), "building hostbuild failed");
     let exe = std::env::current_exe()?;

@@ -33,7 +33,8 @@ enum Task {
     },
     /// Measure the plugin runtime (cold compile, cached load,
     /// instantiate+describe) and a trivial step through hostbuild against
-    /// `docker run --rm` of the same image and command.
+    /// `docker run --rm` of the same image and command, in the dev profile
+    /// and then in the release profile (built once, in minutes).
     Bench {
         /// The plugin whose runtime costs are measured.
         #[arg(default_value = "plugins/armv7.wasm")]
@@ -135,12 +136,6 @@ fn run(cli: Cli, root: &Path) -> Result<()> {
         Task::Images { force } => images::build_all(force),
         Task::Bench { store: true, runs, .. } => bench_store::run(runs.min(5)),
         Task::Bench { swarm: true, runs, .. } => bench_swarm::run(runs),
-        Task::Bench { plugin, runs, runtime_only, .. } => {
-            bench::run(&plugin, runs)?;
-            if !runtime_only {
-                bench::step(runs)?;
-            }
-            Ok(())
-        }
+        Task::Bench { plugin, runs, runtime_only, .. } => bench::all(&plugin, runs, runtime_only),
     }
 }

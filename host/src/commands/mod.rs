@@ -4,8 +4,11 @@ mod artifacts;
 mod cache;
 mod clean;
 pub(crate) mod common;
+mod completions;
 mod doctor;
 mod inspect;
+mod list;
+mod new;
 mod plugins;
 mod run;
 mod shell;
@@ -36,5 +39,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Artifacts(args) => artifacts::artifacts(args).await,
         Command::Lock(args) => plugins::lock(args, cache?, cli.verbose).await,
         Command::Plugins(args) => plugins::plugins(args, cache?, cli.verbose).await,
+        Command::List(args) => list::list(args, cache?, cli.verbose).await,
+        Command::New(args) => new::new(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }

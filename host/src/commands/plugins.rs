@@ -67,7 +67,9 @@ fn project_here() -> anyhow::Result<Located> {
     Located::read(&dir)?.ok_or_else(|| {
         Usage {
             message: format!("there is no {PROJECT_FILE} in {}", dir.display()),
-            hint: "create one with `hostbuild plugins add NAME SOURCE --grant-declared`".into(),
+            hint: "create one with `hostbuild plugins add NAME SOURCE --grant-declared`; \
+                   `hostbuild list` shows the plugins you can run without one"
+                .into(),
         }
         .into()
     })

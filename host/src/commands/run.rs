@@ -1,6 +1,7 @@
 //! `hostbuild run PLUGIN...`: opens the plugins, connects what they need,
 //! runs each platform's pipeline (`crate::pipeline`), `--jobs` at a time,
-//! and removes the run's containers on SIGINT/SIGTERM.
+//! and removes the run's containers on SIGINT/SIGTERM. The summary goes to
+//! stdout, and to the CI's step summary file when there is one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::cli::RunArgs;
 use crate::diagnostics::ExitStatus;
 use crate::interrupt::{shutdown_signal, Interrupted};
 use crate::options::check_unscoped;
-use crate::pipeline::{run_platform, PlatformSummary, RunSettings};
+use crate::pipeline::{run_platform, step_summary, PlatformSummary, RunSettings};
 use crate::project::resolve::Resolved;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
@@ -122,6 +123,12 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
         Err(signal) => return Err(Interrupted { signal, removed }.into()),
     };
     print_summary(&summaries, args.json)?;
+    if let Some(file) = step_summary::file_from_env() {
+        if let Err(e) = step_summary::append(&file, &summaries) {
+            let problem = format!("cannot append the summary to {} ({}): {e}", file.display(), step_summary::ENV);
+            log.line("hostbuild", Level::Warn, &problem);
+        }
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -20,6 +20,7 @@
 mod artifacts;
 mod recipes;
 mod sets;
+pub mod step_summary;
 pub mod summary;
 
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 //! bytes, versions and base images), the sources components come from, and
 //! the checks `run` makes before anything executes.
 
+pub mod bundled;
 pub mod config;
 pub mod engine;
 pub mod grants;

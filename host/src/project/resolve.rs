@@ -84,6 +84,18 @@ pub async fn resolve(
         });
     }
     let Some((located, lock)) = project else {
+        // No project file: a plugin installed with hostbuild, run as a file is.
+        if let Some(path) = super::bundled::find(arg).filter(|_| !locked) {
+            return Ok(Resolved {
+                path,
+                name: None,
+                entry: None,
+                locked: None,
+                enforce_lock: false,
+                lockfile: false,
+                project_dir: None,
+            });
+        }
         let dir = std::env::current_dir().unwrap_or_default();
         return Err(ProjectError::NoProject { name: arg.into(), dir });
     };
