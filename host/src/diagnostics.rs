@@ -469,6 +469,10 @@ fn store_error(e: &StoreError) -> (ExitStatus, Option<String>) {
         StoreError::TooLarge { .. } => {
             (ExitStatus::ArtifactMissing, Some("the stored object is larger than expected; it was not used".into()))
         }
+        StoreError::Refused { .. } => (
+            ExitStatus::ArtifactMissing,
+            Some("the store holds something that is no object (a symlink, a special file); it was not read".into()),
+        ),
         StoreError::Denied(_) => (
             ExitStatus::Unavailable,
             Some(

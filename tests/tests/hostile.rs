@@ -35,5 +35,7 @@ mod reaping;
 mod sources;
 #[path = "hostile/step_logs.rs"]
 mod step_logs;
+#[path = "hostile/store_contents.rs"]
+mod store_contents;
 #[path = "hostile/terminal.rs"]
 mod terminal;

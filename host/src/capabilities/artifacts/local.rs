@@ -92,6 +92,7 @@ impl ObjectStore for LocalStore {
             let (reader, _) = dir.open_regular(&key, limit).map_err(|e| match e {
                 TreeError::NotFound(_) => StoreError::NotFound(key.clone()),
                 TreeError::TooLarge { .. } => StoreError::TooLarge { key: key.clone(), limit },
+                e if e.is_escape() => StoreError::Refused { key: key.clone(), problem: e.to_string() },
                 other => StoreError::Io(format!("object `{key}` cannot be read: {other}")),
             })?;
             let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, &to));

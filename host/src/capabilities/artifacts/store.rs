@@ -27,6 +27,10 @@ pub enum StoreError {
     InvalidKey(String),
     #[error("object `{key}` is larger than {limit} bytes")]
     TooLarge { key: String, limit: u64 },
+    /// The store holds something at `key` that is no object to read: a
+    /// symlink, a FIFO, a path leading out of the store.
+    #[error("object `{key}` is refused: {problem}")]
+    Refused { key: String, problem: String },
     #[error("{0}")]
     Io(String),
 }
