@@ -17,6 +17,9 @@ use super::common::{files_containing, Marker};
 
 const SET: &str = "c0ffee/dynamic/ubuntu20.04/cpu/";
 
+/// What a lying store does to its listings.
+type Lie = Box<dyn Fn(&str) -> String + Send + Sync>;
+
 /// `hostbuild artifacts --layout mxnet-cd --store STORE pull ... --allow-unverified DEST`
 /// in `work`, on the S3 server at `port` (or a directory store).
 fn pull(hb: &Hostbuild, work: &Path, store: &str, port: Option<u16>, dest: &Path) -> Run {
@@ -73,7 +76,7 @@ fn keys_and_sizes_from_a_lying_store_are_refused_and_nothing_is_written() {
 
     let up = "../".repeat(12);
     let target = marker.path.display().to_string();
-    let attacks: Vec<(&str, Box<dyn Fn(&str) -> String + Send + Sync>, i32, &str)> = vec![
+    let attacks: Vec<(&str, Lie, i32, &str)> = vec![
         (
             "a key with `..` up to the marker",
             Box::new(move |l| with_object(l, &format!("{SET}{up}{}", target.trim_start_matches('/')), 33)),
