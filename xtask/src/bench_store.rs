@@ -160,6 +160,10 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
         samples[0].push(timed(env(&mut artifacts("push", &file), port), &stderr)?);
         let dest = work.path().join(format!("pulled{run}"));
         samples[1].push(timed(env(&mut artifacts("pull", &dest), port), &stderr)?);
+        ensure!(std::fs::metadata(dest.join("libbig.so"))?.len() == size, "the pulled file has another size");
+        // Keep the disk free for large files: nothing is read again.
+        std::fs::remove_dir_all(&dest)?;
+        let _ = std::fs::remove_dir_all(s3_root.join("bench/hb"));
         let url = format!("s3://bench/aws/{sha}/libbig.so");
         let mut up = Command::new(aws);
         up.args(["s3", "cp", "--only-show-errors"]).arg(&file).arg(&url);
@@ -168,13 +172,8 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
         let mut get = Command::new(aws);
         get.args(["s3", "cp", "--only-show-errors", &url]).arg(&down);
         samples[3].push(timed(env(&mut get, port), &stderr)?);
-        ensure!(std::fs::metadata(dest.join("libbig.so"))?.len() == size, "the pulled file has another size");
-        std::fs::remove_dir_all(&dest)?;
         std::fs::remove_file(&down)?;
-        // Keep the disk free for large files: the objects are not read again.
-        for dir in ["bench/hb", "bench/aws"] {
-            let _ = std::fs::remove_dir_all(s3_root.join(dir));
-        }
+        let _ = std::fs::remove_dir_all(s3_root.join("bench/aws"));
     }
     let mibs = |d: Duration| s.size_mib as f64 / d.as_secs_f64();
     let stats = |v: &[Sample]| {
