@@ -73,7 +73,7 @@ impl SizeValue {
     pub fn bytes(&self) -> Result<u64, String> {
         match self {
             SizeValue::Bytes(n) => Ok(*n),
-            SizeValue::Text(t) => t.parse::<crate::size::Size>().map(|s| s.bytes()),
+            SizeValue::Text(t) => t.parse::<crate::units::Size>().map(|s| s.bytes()),
         }
     }
 }
