@@ -187,6 +187,7 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
                 Some("wait for the other publisher, or pass --force if an earlier publish died midway".into()),
             ),
             PublishError::Invalid(_) => (ExitStatus::Usage, None),
+            PublishError::Check(c) => classify(c).unwrap_or((ExitStatus::Usage, None)),
             PublishError::Store { source, .. } => store_error(source),
         });
     }
@@ -323,6 +324,12 @@ fn sandbox_error(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, O
     }
     if let Some(CheckError::Interrupted(_)) = e.downcast_ref::<CheckError>() {
         return Some((ExitStatus::Interrupted, None));
+    }
+    if let Some(CheckError::Changed { .. }) = e.downcast_ref::<CheckError>() {
+        return Some((
+            ExitStatus::Usage,
+            Some("the file was written to while it was read; retry once it is complete".into()),
+        ));
     }
     if e.downcast_ref::<CheckError>().is_some() {
         return Some((ExitStatus::Usage, Some("check the file paths".into())));

@@ -143,6 +143,40 @@ fn an_upload_interrupted_midway_leaves_no_manifest_and_no_open_multipart_upload(
 }
 
 #[test]
+fn a_file_cut_short_while_it_is_pushed_leaves_nothing_and_a_retry_needs_no_force() {
+    // Files are hashed while their parts already move: a file that changes
+    // meanwhile fails its hash (or its upload), and nothing is published.
+    let s = Server::start();
+    let big = s.work.path().join("libx.so");
+    std::fs::write(&big, vec![7u8; 200 << 20]).unwrap();
+    let child = s
+        .cmd(&["push", "--git-sha", "cut", "--dynamic", big.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.open_uploads() == 0 {
+        assert!(Instant::now() < deadline, "the multipart upload never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(1 << 20).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_ne!(run.code, 0, "a push of a file cut short succeeded: {}", run.stdout);
+    assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    let set = s.object(&format!("cut/{}/cpu/dynamic", host_os()));
+    let left: Vec<_> = std::fs::read_dir(&set).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "the failed push left {left:?} (stderr: {})", run.stderr);
+    assert_eq!(s.open_uploads(), 0, "a staged upload was not aborted");
+
+    std::fs::write(&big, vec![8u8; 20 << 20]).unwrap();
+    s.run(&["push", "--git-sha", "cut", "--dynamic", big.to_str().unwrap()]).expect(0, &[]);
+    let dest = s.work.path().join("pulled");
+    s.run(&["pull", "--git-sha", "cut", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
+    assert!(same_file(&big, &dest.join("libx.so")));
+}
+
+#[test]
 fn store_errors_are_clear() {
     let s = Server::start();
     let lib = s.file("libx.so", b"x");

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::artifact::characteristics::{self, NoCommit};
-use crate::artifact::checked::{CheckError, CheckedArtifact, Role};
+use crate::artifact::checked::{CheckError, CheckedArtifact, Role, UserFile};
 use crate::artifact::layout::{Layout, Linkage, SetId};
-use crate::artifact::publish::{publish, Publication};
+use crate::artifact::publish::{publish_user_files, Publication};
 use crate::artifact::pull::{pull, sets, SetState};
 use crate::capabilities::artifacts::open::{open_with, StoreSettings};
 use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
@@ -41,18 +41,12 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
             let id = set_id(set, &l)?;
-            let checked = tokio::task::spawn_blocking(move || -> Result<_, CheckError> {
-                let check = |paths: Vec<PathBuf>, role| -> Result<Vec<CheckedArtifact>, CheckError> {
-                    paths.iter().map(|p| CheckedArtifact::user_file(p, role, crate::interrupt::flag())).collect()
-                };
-                Ok((
-                    check(files, Role::Primary)?,
-                    check(licenses, Role::License)?,
-                    check(dependencies, Role::Dependency)?,
-                ))
-            })
-            .await??;
-            let (primaries, licenses, dependencies) = checked;
+            // Opened (regular files) now, hashed while their bytes move.
+            let open = |paths: Vec<PathBuf>, role| -> Result<Vec<UserFile>, CheckError> {
+                paths.iter().map(|p| CheckedArtifact::open_user_file(p, role)).collect()
+            };
+            let (primaries, licenses, dependencies) =
+                (open(files, Role::Primary)?, open(licenses, Role::License)?, open(dependencies, Role::Dependency)?);
             let p = Publication {
                 id,
                 primaries: primaries.iter().collect(),
@@ -64,7 +58,7 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             };
             // On SIGINT/SIGTERM: let the upload stop at its next part and
             // abort itself (a few seconds at most), abort anything left, exit.
-            let publishing = publish(store.as_ref(), &p);
+            let publishing = publish_user_files(store.as_ref(), &p);
             tokio::pin!(publishing);
             let manifest = tokio::select! {
                 m = &mut publishing => m?,
