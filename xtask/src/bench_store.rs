@@ -2,7 +2,9 @@
 //! loopback s3s-fs, through `hostbuild artifacts` (every sha256 verified)
 //! and through awscli (installed from PyPI into a venv under
 //! ~/.cache/hostbuild-dev/tools), alternated run by run, whole processes,
-//! with each process's peak resident memory (wait4's ru_maxrss).
+//! with each process's peak resident memory (wait4's ru_maxrss) and the
+//! CPU time it used (user + system), which tells the client's own cost from
+//! the server's: on a small machine the loopback server's CPU bounds both.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,7 +66,8 @@ pub fn run(settings: Settings) -> Result<()> {
         ensure!(Instant::now() < deadline, "s3s-fs did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let result = measure(&settings, &hostbuild, &aws, port, root.path());
+    let server_pid = server.id();
+    let result = measure(&settings, &hostbuild, &aws, port, root.path(), server_pid);
     let _ = server.kill();
     let _ = server.wait();
     result
@@ -84,15 +87,32 @@ fn env(cmd: &mut Command, port: u16) -> &mut Command {
         .stdout(Stdio::null())
 }
 
-/// One process: how long it took and its peak resident memory.
+/// One process: how long it took, its peak resident memory and CPU time.
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
     rss_kib: u64,
+    cpu: Duration,
+    /// CPU time the server used meanwhile.
+    server_cpu: Duration,
+}
+
+/// CPU time (user + system) a running process used so far, from
+/// /proc/PID/stat; zero when it cannot be read.
+fn cpu_of(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    Duration::from_micros(ticks * 1_000_000 / per_second)
 }
 
 /// Runs `cmd` to its end, timing it and reading its peak RSS from wait4.
-fn timed(cmd: &mut Command, stderr: &Path) -> Result<Sample> {
+fn timed(cmd: &mut Command, stderr: &Path, server: u32) -> Result<Sample> {
+    let server_before = cpu_of(server);
     let t = Instant::now();
     let child = cmd.stderr(std::fs::File::create(stderr)?).spawn()?;
     let pid = child.id() as libc::pid_t;
@@ -108,7 +128,12 @@ fn timed(cmd: &mut Command, stderr: &Path) -> Result<Sample> {
         "{cmd:?} failed: {}",
         std::fs::read_to_string(stderr).unwrap_or_default()
     );
-    Ok(Sample { wall, rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0) })
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0)) + Duration::from_micros(t.tv_usec as u64)
+    };
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    let server_cpu = cpu_of(server).saturating_sub(server_before);
+    Ok(Sample { wall, rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0), cpu, server_cpu })
 }
 
 /// Writes `size` bytes of a fixed pseudo-random pattern, 8 MiB at a time.
@@ -129,7 +154,7 @@ fn make_file(path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
-fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path) -> Result<()> {
+fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path, server: u32) -> Result<()> {
     let work = tempfile::tempdir()?;
     let size = s.size_mib << 20;
     let file = work.path().join("libbig.so");
@@ -157,9 +182,9 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
                 .arg(path);
             cmd
         };
-        samples[0].push(timed(env(&mut artifacts("push", &file), port), &stderr)?);
+        samples[0].push(timed(env(&mut artifacts("push", &file), port), &stderr, server)?);
         let dest = work.path().join(format!("pulled{run}"));
-        samples[1].push(timed(env(&mut artifacts("pull", &dest), port), &stderr)?);
+        samples[1].push(timed(env(&mut artifacts("pull", &dest), port), &stderr, server)?);
         ensure!(std::fs::metadata(dest.join("libbig.so"))?.len() == size, "the pulled file has another size");
         // Keep the disk free for large files: nothing is read again.
         std::fs::remove_dir_all(&dest)?;
@@ -167,11 +192,11 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
         let url = format!("s3://bench/aws/{sha}/libbig.so");
         let mut up = Command::new(aws);
         up.args(["s3", "cp", "--only-show-errors"]).arg(&file).arg(&url);
-        samples[2].push(timed(env(&mut up, port), &stderr)?);
+        samples[2].push(timed(env(&mut up, port), &stderr, server)?);
         let down = work.path().join(format!("aws{run}.so"));
         let mut get = Command::new(aws);
         get.args(["s3", "cp", "--only-show-errors", &url]).arg(&down);
-        samples[3].push(timed(env(&mut get, port), &stderr)?);
+        samples[3].push(timed(env(&mut get, port), &stderr, server)?);
         std::fs::remove_file(&down)?;
         let _ = std::fs::remove_dir_all(s3_root.join("bench/aws"));
     }
@@ -180,19 +205,29 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
         let mut rates: Vec<f64> = v.iter().map(|x| mibs(x.wall)).collect();
         rates.sort_by(|a, b| a.total_cmp(b));
         let rss = v.iter().map(|x| x.rss_kib).max().unwrap_or(0);
-        (rates[0], rates[rates.len() / 2], rates[rates.len() - 1], rss)
+        let median = |f: &dyn Fn(&Sample) -> Duration| {
+            let mut all: Vec<f64> = v.iter().map(|x| f(x).as_secs_f64()).collect();
+            all.sort_by(|a, b| a.total_cmp(b));
+            all[all.len() / 2]
+        };
+        let (cpu, server) = (median(&|x| x.cpu), median(&|x| x.server_cpu));
+        (rates[0], rates[rates.len() / 2], rates[rates.len() - 1], rss, cpu, server)
     };
     let part = s.part_size.clone().unwrap_or_else(|| format!("{}M", transfer.part_size >> 20));
+    let profile = hostbuild.parent().and_then(Path::file_name).map(|n| n.to_string_lossy()).unwrap_or_default();
     println!(
-        "{} MiB file on loopback s3s-fs, {} run(s) each, alternated, whole processes; hostbuild verifies every \
-         sha256; hostbuild transfer: {} parts of {part} at a time",
+        "{} MiB file on loopback s3s-fs, {} run(s) each, alternated, whole processes; hostbuild ({profile} build) \
+         verifies every sha256; hostbuild transfer: {} parts of {part} at a time",
         s.size_mib, s.runs, transfer.concurrency
     );
-    println!("{:<22} {:>30} {:>30} {:>16}", "MiB/s (min/median/max)", "push", "pull", "peak RSS push/pull");
+    println!(
+        "{:<22} {:>30} {:>30} {:>18} {:>12} {:>12}",
+        "MiB/s (min/median/max)", "push", "pull", "peak RSS push/pull", "client CPU s", "server CPU s"
+    );
     let row = |name: &str, push: &[Sample], pull: &[Sample]| {
         let (p, l) = (stats(push), stats(pull));
         println!(
-            "{name:<22} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8} MiB {:>4} MiB",
+            "{name:<22} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8} MiB {:>4} MiB {:>6.2} {:>5.2} {:>6.2} {:>5.2}",
             p.0,
             p.1,
             p.2,
@@ -200,7 +235,11 @@ fn measure(s: &Settings, hostbuild: &Path, aws: &Path, port: u16, s3_root: &Path
             l.1,
             l.2,
             p.3 >> 10,
-            l.3 >> 10
+            l.3 >> 10,
+            p.4,
+            l.4,
+            p.5,
+            l.5
         );
         (p.1, l.1)
     };
