@@ -8,8 +8,9 @@
 //! Only checked files become visible: open regular files whose size and
 //! sha256 are known, streamed to the store from the handle that is hashed.
 //! Files the user names (`artifacts push`) are hashed while their bytes are
-//! staged, so each is read once from disk (the two readers share the page
-//! cache) and no file is made visible before all were hashed.
+//! staged, not before the upload starts (the hasher and the upload read the
+//! file at the same time, through the page cache), and no file is made
+//! visible before all were hashed.
 //!
 //! The set's directory follows the store's layout. In the `mxnet-cd` layout
 //! a set is also complete for MXNet CD's own tool: primary files at the
