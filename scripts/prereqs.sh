@@ -19,6 +19,8 @@
 #   - docker-registry (the loopback OCI registry of the tests; never started
 #     as a service), python3 with venv, tmux, man-db (renders the man pages)
 #   - s3s-fs, the loopback S3 server of the tests (built from crates.io)
+#   - boto3 and PyYAML in a venv (~/.cache/hostbuild-dev/tools/boto3): the
+#     test client that plays MXNet CD's artifact_repository.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -100,6 +102,15 @@ if ((TEST)); then
     log "installing s3s-fs (the loopback S3 server of the tests)"
     CARGO_TARGET_DIR="$HOME/.cache/hostbuild-dev/tools-target" \
       cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked --root "$HOME/.cache/hostbuild-dev/tools"
+  fi
+
+  # MXNet CD's artifact repository tool, as tests/mxnet_cd/ plays it.
+  step "boto3 (the test client playing MXNet CD's artifact_repository.py)" "check that PyPI is reachable, then rerun"
+  BOTO3_VENV="$HOME/.cache/hostbuild-dev/tools/boto3"
+  if ! "$BOTO3_VENV/bin/python" -c 'import boto3, yaml' 2>/dev/null; then
+    log "installing boto3 and PyYAML into $BOTO3_VENV"
+    python3 -m venv "$BOTO3_VENV"
+    "$BOTO3_VENV/bin/pip" install --quiet "boto3==1.44.8" "PyYAML==6.0.4"
   fi
 fi
 

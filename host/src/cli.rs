@@ -59,7 +59,9 @@ pub enum Command {
     /// Push, pull and list sets in the artifact repository.
     ///
     /// Layout: <commit>/<os>/<variant>/<static|dynamic>/ with the primary
-    /// files, their .meta, licenses/, dependencies/ and manifest.json.
+    /// files, their .meta, licenses/, dependencies/ and manifest.json; with
+    /// --layout mxnet-cd, <commit>/<static|dynamic>/<os>/<variant>/ as MXNet
+    /// CD's artifact_repository.py writes and reads it.
     Artifacts(ArtifactsArgs),
     /// Write hostbuild.lock: the exact bytes, version, WIT version and base
     /// images of every plugin in hostbuild.toml.
@@ -206,9 +208,14 @@ pub enum PluginsCommand {
 
 #[derive(Debug, Args)]
 pub struct ArtifactsArgs {
-    /// The repository: a directory, file:///path or s3://bucket/prefix.
-    #[arg(long, global = true, env = "HOSTBUILD_STORE", default_value = crate::capabilities::artifacts::open::DEFAULT_STORE, value_name = "URL")]
-    pub store: String,
+    /// The repository: a directory, file:///path or s3://bucket/prefix [default: [store] url in ./hostbuild.toml, else ./artifacts].
+    #[arg(long, global = true, env = "HOSTBUILD_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
+    /// The repository's key layout: hostbuild (<commit>/<os>/<variant>/<linkage>/) or mxnet-cd
+    /// (<commit>/<linkage>/<os>/<variant>/, MXNet CD's tool) [default: [store] layout, else hostbuild].
+    #[arg(long, global = true, env = "HOSTBUILD_STORE_LAYOUT", value_name = "LAYOUT")]
+    pub layout: Option<crate::artifact::layout::Layout>,
 
     /// Print JSON on stdout.
     #[arg(long, global = true)]
@@ -279,8 +286,12 @@ pub enum ArtifactsCommand {
         /// Where the set appears (must not exist, or be empty).
         #[arg(value_name = "DIR")]
         dest: PathBuf,
+        /// Also pull a set that has no manifest (one MXNet CD's tool pushed):
+        /// its files are checked only against the sizes the store lists.
+        #[arg(long)]
+        allow_unverified: bool,
     },
-    /// List the complete sets (of one commit, or all).
+    /// List the sets (of one commit, or all); sets without a manifest are marked unverified.
     Ls {
         /// Only this commit [default: the current checkout's, if any].
         #[arg(long, value_name = "SHA")]
@@ -407,9 +418,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub publish: bool,
 
-    /// The artifact repository for --publish: a directory, file:///path or s3://bucket/prefix.
-    #[arg(long, env = "HOSTBUILD_STORE", default_value = crate::capabilities::artifacts::open::DEFAULT_STORE, value_name = "URL")]
-    pub store: String,
+    /// The artifact repository for --publish: a directory, file:///path or s3://bucket/prefix
+    /// [default: [store] url in ./hostbuild.toml, else ./artifacts].
+    #[arg(long, env = "HOSTBUILD_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
+    /// The repository's key layout for --publish: hostbuild or mxnet-cd [default: [store] layout, else hostbuild].
+    #[arg(long, env = "HOSTBUILD_STORE_LAYOUT", value_name = "LAYOUT")]
+    pub layout: Option<crate::artifact::layout::Layout>,
 
     /// Commit the artifacts belong to [default: HOSTBUILD_SHA, MXNET_SHA, GIT_COMMIT, else git in --source].
     #[arg(long, value_name = "SHA")]

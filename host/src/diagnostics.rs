@@ -195,19 +195,38 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
                 Some("wait for the other publisher, or pass --force if an earlier publish died midway".into()),
             ),
             PublishError::Invalid(_) => (ExitStatus::Usage, None),
+            PublishError::Check(c) => classify(c).unwrap_or((ExitStatus::Usage, None)),
             PublishError::Store { source, .. } => store_error(source),
         });
     }
     if let Some(e) = e.downcast_ref::<PullError>() {
         return Some(match e {
-            PullError::NoSet { available, .. } => (
+            PullError::NoSet { available, layout, .. } => (
                 ExitStatus::ArtifactMissing,
                 Some(if available.is_empty() {
-                    "this commit has no complete sets; check --git-sha, or `hostbuild artifacts ls`".into()
+                    format!(
+                        "this commit has no sets in the {layout} layout; check --git-sha and --layout, \
+                         or `hostbuild artifacts ls`"
+                    )
                 } else {
-                    format!("sets of this commit (os/variant/linkage): {}", available.join(", "))
+                    format!("sets of this commit (commit/{}): {}", layout.shape(), available.join(", "))
                 }),
             ),
+            PullError::Unverified { files, bytes, .. } => (
+                ExitStatus::ArtifactMissing,
+                Some(format!(
+                    "it holds {files} file(s), {bytes} bytes, that nothing can check but their listed sizes; \
+                     pass --allow-unverified to pull it anyway"
+                )),
+            ),
+            PullError::Incomplete { .. } => {
+                (ExitStatus::ArtifactMissing, Some("wait for the publisher, or republish the set with --force".into()))
+            }
+            PullError::Refused { .. } => (
+                ExitStatus::ArtifactMissing,
+                Some("the store's contents are not a set that can be pulled safely; ask whoever writes it".into()),
+            ),
+            PullError::NoSpace { .. } => (ExitStatus::Unavailable, Some("free some space, or pull elsewhere".into())),
             PullError::Corrupt { .. } => (
                 ExitStatus::ArtifactMissing,
                 Some("the stored object was changed after publishing; republish the set with --force".into()),
@@ -229,6 +248,9 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, Option
             ExitStatus::Usage,
             Some("pass --store DIR, --store file:///DIR or --store s3://BUCKET/PREFIX".into()),
         ));
+    }
+    if let Some(OpenError::Invalid(_)) = e.downcast_ref::<OpenError>() {
+        return Some((ExitStatus::Usage, Some("part-size is 5M..5G, concurrency 1..64".into())));
     }
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return Some(store_error(e));
@@ -310,6 +332,12 @@ fn sandbox_error(e: &(dyn std::error::Error + 'static)) -> Option<(ExitStatus, O
     }
     if let Some(CheckError::Interrupted(_)) = e.downcast_ref::<CheckError>() {
         return Some((ExitStatus::Interrupted, None));
+    }
+    if let Some(CheckError::Changed { .. }) = e.downcast_ref::<CheckError>() {
+        return Some((
+            ExitStatus::Usage,
+            Some("the file was written to while it was read; retry once it is complete".into()),
+        ));
     }
     if e.downcast_ref::<CheckError>().is_some() {
         return Some((ExitStatus::Usage, Some("check the file paths".into())));
@@ -456,6 +484,10 @@ fn store_error(e: &StoreError) -> (ExitStatus, Option<String>) {
         StoreError::TooLarge { .. } => {
             (ExitStatus::ArtifactMissing, Some("the stored object is larger than expected; it was not used".into()))
         }
+        StoreError::Refused { .. } => (
+            ExitStatus::ArtifactMissing,
+            Some("the store holds something that is no object (a symlink, a special file); it was not read".into()),
+        ),
         StoreError::Denied(_) => (
             ExitStatus::Unavailable,
             Some(

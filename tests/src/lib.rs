@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod s3_proxy;
+
 /// The repository root, found at run time: `cargo test` sets
 /// CARGO_MANIFEST_DIR to this checkout's `tests/`. (A path compiled in would
 /// name whichever checkout first built this binary into the shared

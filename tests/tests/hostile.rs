@@ -37,5 +37,7 @@ mod sources;
 mod step_logs;
 #[path = "hostile/step_summary.rs"]
 mod step_summary;
+#[path = "hostile/store_contents.rs"]
+mod store_contents;
 #[path = "hostile/terminal.rs"]
 mod terminal;

@@ -143,6 +143,40 @@ fn an_upload_interrupted_midway_leaves_no_manifest_and_no_open_multipart_upload(
 }
 
 #[test]
+fn a_file_cut_short_while_it_is_pushed_leaves_nothing_and_a_retry_needs_no_force() {
+    // Files are hashed while their parts already move: a file that changes
+    // meanwhile fails its hash (or its upload), and nothing is published.
+    let s = Server::start();
+    let big = s.work.path().join("libx.so");
+    std::fs::write(&big, vec![7u8; 200 << 20]).unwrap();
+    let child = s
+        .cmd(&["push", "--git-sha", "cut", "--dynamic", big.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.open_uploads() == 0 {
+        assert!(Instant::now() < deadline, "the multipart upload never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(1 << 20).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_ne!(run.code, 0, "a push of a file cut short succeeded: {}", run.stdout);
+    assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    let set = s.object(&format!("cut/{}/cpu/dynamic", host_os()));
+    let left: Vec<_> = std::fs::read_dir(&set).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "the failed push left {left:?} (stderr: {})", run.stderr);
+    assert_eq!(s.open_uploads(), 0, "a staged upload was not aborted");
+
+    std::fs::write(&big, vec![8u8; 20 << 20]).unwrap();
+    s.run(&["push", "--git-sha", "cut", "--dynamic", big.to_str().unwrap()]).expect(0, &[]);
+    let dest = s.work.path().join("pulled");
+    s.run(&["pull", "--git-sha", "cut", "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
+    assert!(same_file(&big, &dest.join("libx.so")));
+}
+
+#[test]
 fn store_errors_are_clear() {
     let s = Server::start();
     let lib = s.file("libx.so", b"x");
@@ -183,4 +217,54 @@ fn store_errors_are_clear() {
             .unwrap(),
     );
     unreachable.expect(8, &["cannot connect to http://127.0.0.1", "AWS_ENDPOINT_URL"]);
+}
+
+#[test]
+fn files_of_any_size_round_trip_in_parts_of_the_projects_size() {
+    let s = Server::start();
+    // Parts of 5 MiB, three at a time, from hostbuild.toml: sizes around a
+    // part's edges go up in parts and come down in ranged GETs.
+    std::fs::write(s.work.path().join("hostbuild.toml"), "[store]\nconcurrency = 3\npart-size = \"5M\"\n").unwrap();
+    for (i, size) in [0usize, 1, 5 << 20, (5 << 20) + 1, (17 << 20) + 3].into_iter().enumerate() {
+        let bytes: Vec<u8> = (0..size as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let lib = s.file(&format!("in{i}/libx.so"), &bytes);
+        let sha = format!("size{i}");
+        s.run(&["push", "--git-sha", &sha, "--dynamic", &lib]).expect(0, &[]);
+        let dest = s.work.path().join(format!("pulled{i}"));
+        s.run(&["pull", "--git-sha", &sha, "--dynamic", dest.to_str().unwrap()]).expect(0, &[]);
+        assert!(std::fs::read(dest.join("libx.so")).unwrap() == bytes, "{size} bytes came back different");
+    }
+    std::fs::write(s.work.path().join("hostbuild.toml"), "[store]\npart-size = \"1M\"\n").unwrap();
+    s.run(&["ls"]).expect(2, &["part-size", "5M..5G"]);
+}
+
+#[test]
+fn a_pull_interrupted_midway_leaves_nothing() {
+    let s = Server::start();
+    let big = s.work.path().join("big.so");
+    std::fs::write(&big, vec![7u8; 300 << 20]).unwrap();
+    s.run(&["push", "--git-sha", "i", "--dynamic", big.to_str().unwrap()]).expect(0, &[]);
+    let downloads = s.work.path().join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    for signal in ["TERM", "INT"] {
+        let dest = downloads.join("set");
+        let mut child = s
+            .cmd(&["pull", "--git-sha", "i", "--dynamic", dest.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(&downloads).unwrap().count() == 0 {
+            assert!(Instant::now() < deadline, "the pull never started writing");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let code = child.wait().unwrap().code();
+        assert_eq!(code, Some(if signal == "TERM" { 143 } else { 130 }));
+        assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0, "an interrupted pull left files");
+    }
 }

@@ -114,17 +114,19 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Builds the `hostbuild` binary (same profile and target dir as xtask)
-/// and returns its path, for benches that time it as a whole process.
+/// Builds the `hostbuild` binary (same profile and target dir as xtask:
+/// `cargo run --release -p xtask -- bench ...` times a release build) and
+/// returns its path, for benches that time it as a whole process.
 pub fn hostbuild_binary() -> Result<std::path::PathBuf> {
-    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", "hostbuild"])
-        .args(profile)
-        .status()?;
-    anyhow::ensure!(status.success(), "building hostbuild failed");
     let exe = std::env::current_exe()?;
-    Ok(exe.parent().context("target dir")?.join("hostbuild"))
+    let dir = exe.parent().context("target dir")?;
+    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args(["build", "--quiet", "-p", "hostbuild"]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    anyhow::ensure!(build.status()?.success(), "building hostbuild failed");
+    Ok(dir.join("hostbuild"))
 }
 
 /// A trivial step through hostbuild against `docker run --rm`.

@@ -45,13 +45,23 @@ enum Task {
         /// Only the runtime figures (no Docker engine needed).
         #[arg(long)]
         runtime_only: bool,
-        /// Only the artifact store throughput (256 MiB, hostbuild vs awscli).
+        /// Only the artifact store throughput (hostbuild vs awscli, 5 runs
+        /// at most).
         #[arg(long)]
         store: bool,
         /// Only the cost of a step as a swarm service, against a local step
         /// and `docker run --rm` (makes a one-node swarm, then leaves it).
         #[arg(long)]
         swarm: bool,
+        /// With --store: the size of the file pushed and pulled, in MiB.
+        #[arg(long, default_value_t = 256)]
+        size_mib: u64,
+        /// With --store: hostbuild's `[store] concurrency` [default: hostbuild's].
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// With --store: hostbuild's `[store] part-size`, e.g. 16M [default: hostbuild's].
+        #[arg(long)]
+        part_size: Option<String>,
     },
 }
 
@@ -134,7 +144,9 @@ fn run(cli: Cli, root: &Path) -> Result<()> {
     match cli.task {
         Task::Plugins => plugins::build_all(),
         Task::Images { force } => images::build_all(force),
-        Task::Bench { store: true, runs, .. } => bench_store::run(runs.min(5)),
+        Task::Bench { store: true, runs, size_mib, concurrency, part_size, .. } => {
+            bench_store::run(bench_store::Settings { runs: runs.min(5), size_mib, concurrency, part_size })
+        }
         Task::Bench { swarm: true, runs, .. } => bench_swarm::run(runs),
         Task::Bench { plugin, runs, runtime_only, .. } => bench::all(&plugin, runs, runtime_only),
     }

@@ -72,8 +72,8 @@ impl CheckedArtifact {
     }
 
     /// A file the user named on the command line (trusted): opened as it
-    /// is, but still a regular file, hashed the same way.
-    pub fn user_file(path: &Path, role: Role, cancel: &AtomicBool) -> Result<Self, CheckError> {
+    /// is, but still a regular file; not hashed yet, see [`UserFile`].
+    pub fn open_user_file(path: &Path, role: Role) -> Result<UserFile, CheckError> {
         let shown = path.display().to_string();
         let read = |source| CheckError::Read { path: shown.clone(), source };
         let file = File::open(path).map_err(read)?;
@@ -81,7 +81,7 @@ impl CheckedArtifact {
         if !meta.is_file() {
             return Err(TreeError::NotRegular { path: shown, kind: "not a regular file" }.into());
         }
-        Self::hashed(file, meta.len(), path.display().to_string(), role, BTreeMap::new(), cancel)
+        Ok(UserFile { file: Arc::new(file), size: meta.len(), path: shown, role })
     }
 
     fn hashed(
@@ -110,6 +110,38 @@ impl CheckedArtifact {
     /// A property the plugin reported.
     pub fn property(&self, key: &str) -> Option<&str> {
         self.properties.get(key).map(String::as_str)
+    }
+}
+
+/// A file the user named (`hostbuild artifacts push`), open and regular,
+/// not hashed yet. Its bytes may already move to a store, invisibly
+/// (`artifact::publish::publish_user_files` stages them while it hashes);
+/// only `check` makes it a [`CheckedArtifact`], and nothing becomes visible
+/// in a store before that.
+#[derive(Debug, Clone)]
+pub struct UserFile {
+    file: Arc<File>,
+    size: u64,
+    path: String,
+    role: Role,
+}
+
+impl UserFile {
+    /// The open file, to read with positioned reads.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The last component of its path: its name in a set.
+    pub fn file_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// Hashes the file (the same open file) into a checked artifact.
+    pub fn check(self, cancel: &AtomicBool) -> Result<CheckedArtifact, CheckError> {
+        let sha256 = hash(&self.file, self.size, &self.path, cancel)?;
+        let UserFile { file, size, path, role } = self;
+        Ok(CheckedArtifact { path, role, properties: BTreeMap::new(), size, sha256, file })
     }
 }
 

@@ -1,17 +1,20 @@
 //! `hostbuild artifacts push|pull|ls`: MXNet's `artifact_repository.py`,
-//! on the local directory store or S3.
+//! on the local directory store or S3, in either layout.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use crate::artifact::characteristics::{self, NoCommit};
-use crate::artifact::checked::{CheckError, CheckedArtifact, Role};
-use crate::artifact::layout::{Linkage, SetId};
-use crate::artifact::publish::{publish, Publication};
-use crate::artifact::pull::{available, pull};
-use crate::capabilities::artifacts::open::open;
+use crate::artifact::checked::{CheckError, CheckedArtifact, Role, UserFile};
+use crate::artifact::layout::{Layout, Linkage, SetId};
+use crate::artifact::publish::{publish_user_files, Publication};
+use crate::artifact::pull::{pull, sets, SetState};
+use crate::capabilities::artifacts::open::{open_with, StoreSettings};
 use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
 use crate::diagnostics::ExitStatus;
-use std::collections::BTreeSet;
+use crate::project::config::Located;
 
 /// The set the flags name, each characteristic found as documented.
 fn set_id(set: SetArgs, l: &LinkageArgs) -> Result<SetId, NoCommit> {
@@ -23,23 +26,27 @@ fn set_id(set: SetArgs, l: &LinkageArgs) -> Result<SetId, NoCommit> {
     })
 }
 
+/// The repository the command line names (`--store`, `--layout` or their
+/// environment variables), else `[store]` of ./hostbuild.toml, else the
+/// defaults. `run --publish` uses it too.
+pub(super) fn store_settings(url: Option<String>, layout: Option<Layout>) -> anyhow::Result<StoreSettings> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let project = Located::read(&cwd)?;
+    Ok(StoreSettings::resolve(url, layout, project.as_ref().and_then(|p| p.project.store.as_ref()))?)
+}
+
 pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
-    let store = open(&args.store).await?;
+    let settings = store_settings(args.store, args.layout)?;
+    let store = open_with(&settings).await?;
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
             let id = set_id(set, &l)?;
-            let checked = tokio::task::spawn_blocking(move || -> Result<_, CheckError> {
-                let check = |paths: Vec<PathBuf>, role| -> Result<Vec<CheckedArtifact>, CheckError> {
-                    paths.iter().map(|p| CheckedArtifact::user_file(p, role, crate::interrupt::flag())).collect()
-                };
-                Ok((
-                    check(files, Role::Primary)?,
-                    check(licenses, Role::License)?,
-                    check(dependencies, Role::Dependency)?,
-                ))
-            })
-            .await??;
-            let (primaries, licenses, dependencies) = checked;
+            // Opened (regular files) now, hashed while their bytes move.
+            let open = |paths: Vec<PathBuf>, role| -> Result<Vec<UserFile>, CheckError> {
+                paths.iter().map(|p| CheckedArtifact::open_user_file(p, role)).collect()
+            };
+            let (primaries, licenses, dependencies) =
+                (open(files, Role::Primary)?, open(licenses, Role::License)?, open(dependencies, Role::Dependency)?);
             let p = Publication {
                 id,
                 primaries: primaries.iter().collect(),
@@ -51,7 +58,7 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             };
             // On SIGINT/SIGTERM: let the upload stop at its next part and
             // abort itself (a few seconds at most), abort anything left, exit.
-            let publishing = publish(store.as_ref(), &p);
+            let publishing = publish_user_files(store.as_ref(), &p);
             tokio::pin!(publishing);
             let manifest = tokio::select! {
                 m = &mut publishing => m?,
@@ -65,43 +72,76 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);
             } else {
-                println!("published {} file(s) to {}/{}", manifest.files.len(), store.describe(), p.id.dir());
+                let dir = p.id.dir(settings.layout);
+                println!("published {} file(s) to {}/{dir}", manifest.files.len(), store.describe());
             }
         }
-        ArtifactsCommand::Pull { set, linkage: l, dest } => {
+        ArtifactsCommand::Pull { set, linkage: l, dest, allow_unverified } => {
             let id = set_id(set, &l)?;
-            let manifest = pull(store.as_ref(), &id, &dest).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&manifest)?);
-            } else {
-                println!(
+            // On SIGINT/SIGTERM the pull is dropped, and its temporary
+            // directory with it: nothing is left behind.
+            let pulled = tokio::select! {
+                p = pull(store.as_ref(), &id, &dest, allow_unverified) => p?,
+                signal = crate::commands::shutdown_signal() => {
+                    return Err(crate::commands::Interrupted { signal, removed: 0 }.into());
+                }
+            };
+            match (&pulled.manifest, args.json) {
+                (Some(manifest), true) => println!("{}", serde_json::to_string_pretty(manifest)?),
+                (Some(manifest), false) => println!(
                     "pulled {} file(s) of {} into {} (every sha256 verified)",
                     manifest.files.len(),
-                    id.dir(),
+                    pulled.dir,
                     dest.display()
-                );
+                ),
+                (None, json) => {
+                    eprintln!(
+                        "warning: NOTHING WAS VERIFIED: {}/{} has no manifest.json (another tool, such as MXNet CD's \
+                         artifact_repository.py, pushed it); its {} file(s) were checked only against the sizes the \
+                         store listed, and may not be what was built",
+                        store.describe(),
+                        pulled.dir,
+                        pulled.files.len()
+                    );
+                    if json {
+                        let out = serde_json::json!({ "dir": pulled.dir, "verified": false, "files": pulled.files });
+                        println!("{}", serde_json::to_string_pretty(&out)?);
+                    } else {
+                        println!(
+                            "pulled {} file(s) of {} into {} UNVERIFIED (no manifest; sizes checked against the listing only)",
+                            pulled.files.len(),
+                            pulled.dir,
+                            dest.display()
+                        );
+                    }
+                }
             }
         }
         ArtifactsCommand::Ls { git_sha, source } => {
-            let commits: BTreeSet<String> = match git_sha
-                .or_else(|| characteristics::commit(None, &source).ok().map(|f| f.value))
-            {
-                Some(c) => BTreeSet::from([c]),
-                None => store.list("").await?.iter().filter_map(|k| k.split('/').next().map(str::to_string)).collect(),
+            let commit = git_sha.or_else(|| characteristics::commit(None, &source).ok().map(|f| f.value));
+            let found = sets(store.as_ref(), commit.as_deref()).await?;
+            let of = |state| -> BTreeSet<&str> {
+                found.iter().filter(|s| s.state == state).map(|s| s.dir.as_str()).collect()
             };
-            let mut sets = Vec::new();
-            for c in commits {
-                for s in available(store.as_ref(), &c).await? {
-                    sets.push(format!("{c}/{s}"));
-                }
-            }
+            let (verified, unverified) = (of(SetState::Verified), of(SetState::Unverified));
             if args.json {
-                println!("{}", serde_json::json!({ "store": store.describe(), "sets": sets }));
-            } else if sets.is_empty() {
-                println!("no complete sets in {}", store.describe());
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "store": store.describe(),
+                        "layout": settings.layout,
+                        "sets": verified,
+                        "unverified": unverified,
+                    })
+                );
+            } else if verified.is_empty() && unverified.is_empty() {
+                println!("no complete sets in {} ({} layout)", store.describe(), settings.layout);
             } else {
-                for s in sets {
+                for s in &verified {
                     println!("{s}");
+                }
+                for s in &unverified {
+                    println!("{s}  unverified (no manifest.json)");
                 }
             }
         }

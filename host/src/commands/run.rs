@@ -11,8 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{common, Usage};
 use crate::artifact::characteristics;
-use crate::capabilities::artifacts::open::open as open_store;
-use crate::capabilities::artifacts::open::OpenError;
+use crate::capabilities::artifacts::open::{open_with as open_store, OpenError, StoreSettings};
 use crate::capabilities::artifacts::s3::S3Store;
 use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::swarm::{self, staging, Swarm, SwarmOptions};
@@ -49,8 +48,9 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     }
     check_unscoped(&opened.iter().map(|(o, _)| &o.info).collect::<Vec<_>>(), &args.options)?;
 
+    let store_settings = super::artifacts::store_settings(args.store.clone(), args.layout)?;
     let store: Option<Arc<dyn ObjectStore>> = match args.publish {
-        true => Some(open_store(&args.store).await?),
+        true => Some(open_store(&store_settings).await?),
         false => None,
     };
     let commit = match args.publish {
@@ -71,7 +71,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     let swarm = match (settings.swarm, &engine) {
         (Some(options), Some((docker, info))) => {
             let gpus = !args.no_gpu && opened.iter().any(|(o, _)| o.info.capabilities.gpu);
-            let swarm = connect_swarm(docker, info, &id, options, &args.store, &settings.trust, gpus, &log).await?;
+            let swarm = connect_swarm(docker, info, &id, options, &store_settings, &settings.trust, gpus, &log).await?;
             Some(swarm)
         }
         _ => None,
@@ -142,7 +142,7 @@ async fn connect_swarm(
     info: &engine::EngineInfo,
     run_id: &str,
     options: SwarmOptions,
-    store: &str,
+    store: &StoreSettings,
     trust: &Trust,
     gpus: bool,
     log: &Arc<dyn LogSink>,
@@ -165,11 +165,11 @@ async fn connect_swarm(
         .into());
     }
     let may_leave = options.always_stage || swarm.nodes.iter().filter(|n| n.ready).count() > 1;
-    if let (true, Some(rest)) = (may_leave, store.strip_prefix("s3://")) {
+    if let (true, Some(rest)) = (may_leave, store.url.strip_prefix("s3://")) {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let s3 = S3Store::connect(bucket, prefix)
+        let s3 = S3Store::connect(bucket, prefix, store.transfer, store.layout)
             .await
-            .map_err(|source| OpenError::Connect { url: store.into(), source })?;
+            .map_err(|source| OpenError::Connect { url: store.url.clone(), source })?;
         let helper = staging::helper_image(docker, trust, log.as_ref()).await?;
         swarm.set_staging(Arc::new(staging::Staging::new(Arc::new(s3), helper)));
     }

@@ -40,7 +40,7 @@ pub async fn publish(
             force,
         };
         publish_set(store, &p).await?;
-        published.push(id.dir());
+        published.push(id.dir(store.layout()));
     }
     Ok(published)
 }

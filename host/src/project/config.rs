@@ -10,6 +10,12 @@
 //! version = "^0.1"
 //! grants = { container = true, emulation = ["arm"] }
 //! options = { build-type = "Debug" }
+//!
+//! [store]                      # the artifact repository (flags and env win)
+//! url = "s3://team-artifacts/builds"
+//! layout = "mxnet-cd"          # or "hostbuild", the default
+//! concurrency = 8              # parts in flight per transfer
+//! part-size = "8M"
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::grants::Grants;
 use super::ProjectError;
+use crate::artifact::layout::Layout;
 use crate::description::PlatformInfo;
 use crate::options::RawOption;
 
@@ -32,6 +39,43 @@ pub struct Project {
     /// How containers run (`[engine]`): limits, timeout, CA bundle.
     #[serde(default)]
     pub engine: super::engine::EngineConfig,
+    /// The artifact repository, when no flag or environment variable names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreTable>,
+}
+
+/// `[store]`: where `artifacts` and `run --publish` publish and pull, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StoreTable {
+    /// A directory, `file:///path` or `s3://bucket/prefix`.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub layout: Option<Layout>,
+    /// Parts of one file in flight at once.
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Bytes per part: a number, or a size such as `"8M"`.
+    #[serde(default)]
+    pub part_size: Option<SizeValue>,
+}
+
+/// A size written as a number of bytes or as text (`"8M"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+impl SizeValue {
+    pub fn bytes(&self) -> Result<u64, String> {
+        match self {
+            SizeValue::Bytes(n) => Ok(*n),
+            SizeValue::Text(t) => t.parse::<crate::units::Size>().map(|s| s.bytes()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +228,17 @@ mod tests {
         std::fs::write(dir.path().join(PROJECT_FILE), "[plugins.armv7]\nsource = \"x\"\ngrant = {}\n").unwrap();
         let err = Located::read(dir.path()).unwrap_err().to_string();
         assert!(err.contains("unknown field `grant`"), "{err}");
+
+        std::fs::write(
+            dir.path().join(PROJECT_FILE),
+            "[store]\nurl = \"s3://b/p\"\nlayout = \"mxnet-cd\"\nconcurrency = 4\npart-size = \"16M\"\n",
+        )
+        .unwrap();
+        let store = Located::read(dir.path()).unwrap().unwrap().project.store.unwrap();
+        assert_eq!((store.url.as_deref(), store.layout), (Some("s3://b/p"), Some(Layout::MxnetCd)));
+        assert_eq!((store.concurrency, store.part_size.unwrap().bytes()), (Some(4), Ok(16 << 20)));
+        std::fs::write(dir.path().join(PROJECT_FILE), "[store]\nlayout = \"mxnet\"\n").unwrap();
+        assert!(Located::read(dir.path()).is_err());
         assert!(Located::read(&dir.path().join("none")).unwrap().is_none());
     }
 

@@ -2,23 +2,31 @@
 //! Writes go to a temporary file in the target directory and are renamed
 //! into place (or hard-linked, for create-only writes, which fails
 //! atomically when the key exists).
+//!
+//! Its contents are not trusted (a cloned project may ship `artifacts/`):
+//! reads open regular files only, resolved inside the directory without
+//! following a symlink out of it or in the last component, and listing never
+//! follows a symlink.
 
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::store::{check_key, FileDigest, FileSlice, HashingWriter, ObjectStore, StoreError};
+use super::store::{check_object_key, FileDigest, FileSlice, HashingWriter, Object, ObjectStore, StoreError};
+use crate::artifact::layout::Layout;
+use crate::output_tree::{LentDir, TreeError};
 
 pub struct LocalStore {
     root: PathBuf,
+    layout: Layout,
 }
 
 impl LocalStore {
-    pub fn new(root: PathBuf) -> Self {
-        Self { root }
+    pub fn new(root: PathBuf, layout: Layout) -> Self {
+        Self { root, layout }
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        check_key(key)?;
+        check_object_key(key)?;
         Ok(self.root.join(key))
     }
 }
@@ -42,6 +50,10 @@ fn io(e: std::io::Error, what: &str) -> StoreError {
 impl ObjectStore for LocalStore {
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
     }
 
     async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError> {
@@ -71,11 +83,18 @@ impl ObjectStore for LocalStore {
     }
 
     async fn get(&self, key: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError> {
-        let src = self.path(key)?;
+        check_object_key(key)?;
+        let root = self.root.clone();
         let to = to.try_clone().map_err(|e| io(e, "the download's file"))?;
         let key = key.to_string();
         blocking(move || {
-            let reader = File::open(&src).map_err(|e| io(e, &key))?;
+            let dir = LentDir::open_ambient(&root).map_err(|e| io(e, &key))?;
+            let (reader, _) = dir.open_regular(&key, limit).map_err(|e| match e {
+                TreeError::NotFound(_) => StoreError::NotFound(key.clone()),
+                TreeError::TooLarge { .. } => StoreError::TooLarge { key: key.clone(), limit },
+                e if e.is_escape() => StoreError::Refused { key: key.clone(), problem: e.to_string() },
+                other => StoreError::Io(format!("object `{key}` cannot be read: {other}")),
+            })?;
             let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, &to));
             // Never more than the limit, even if the object grows meanwhile.
             let mut reader = std::io::Read::take(reader, limit.saturating_add(1));
@@ -94,27 +113,29 @@ impl ObjectStore for LocalStore {
         Ok(self.path(key)?.is_file())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Object>, StoreError> {
         let mut keys = Vec::new();
         let mut pending = vec![self.root.clone()];
         while let Some(dir) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path.is_dir() {
+                // Symlinks are no objects, and are never followed.
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
                     pending.push(path);
-                } else if let Ok(rel) = path.strip_prefix(&self.root) {
+                } else if let (true, Ok(rel)) = (meta.is_file(), path.strip_prefix(&self.root)) {
                     let key = rel.to_string_lossy().into_owned();
                     // Temporary files of writes in progress are not objects.
                     if key.starts_with(prefix)
                         && !rel.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".tmp"))
                     {
-                        keys.push(key);
+                        keys.push(Object { key, size: meta.len() });
                     }
                 }
             }
         }
-        keys.sort();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
 

@@ -8,6 +8,7 @@ pub mod open;
 pub mod plugin_store;
 pub mod s3;
 pub mod store;
+pub mod transfer;
 
 use crate::runtime::bindings::artifacts::StoreError;
 

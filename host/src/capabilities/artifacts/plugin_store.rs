@@ -37,7 +37,7 @@ fn wit(e: StoreError) -> WitError {
         StoreError::NotFound(k) => WitError::NotFound(k),
         StoreError::AlreadyExists(k) => WitError::AlreadyExists(k),
         StoreError::InvalidKey(k) => WitError::Invalid(k),
-        e @ StoreError::TooLarge { .. } => WitError::Invalid(e.to_string()),
+        e @ (StoreError::TooLarge { .. } | StoreError::Refused { .. }) => WitError::Invalid(e.to_string()),
         // Never a credential or host path: the store's messages name keys
         // and causes only.
         StoreError::Denied(m) | StoreError::Unreachable(m) | StoreError::Io(m) => WitError::Unavailable(m),

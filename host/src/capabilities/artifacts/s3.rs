@@ -2,10 +2,15 @@
 //! standard AWS chain (environment, profile, `AWS_ENDPOINT_URL`). A custom
 //! endpoint means path-style requests; checksums are computed only when
 //! the API requires them (S3-compatible servers reject the newer defaults).
-//! Large files go up in parallel multipart uploads, aborted on failure and
-//! on interruption (`abort_open_uploads`). Create-only writes use
-//! `If-None-Match: *`; because some servers ignore or race it, the object is
-//! read back and must be ours.
+//!
+//! Large files move in parts ([`Transfer`]: part size, parts at a time).
+//! Uploads are parallel multipart uploads, aborted on failure and on
+//! interruption (`abort_open_uploads`). Downloads are parallel ranged GETs,
+//! each part streamed to its offset in the destination file while a hashing
+//! thread follows the contiguous prefix (`transfer`), so the sha256 is known
+//! when the last byte lands, and memory stays bounded whatever the size.
+//! Create-only writes use `If-None-Match: *`; because some servers ignore or
+//! race it, the object is read back and must be ours.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -17,16 +22,17 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 
-use super::store::{check_key, reopen_path, FileDigest, HashingWriter, ObjectStore, StoreError};
+use super::store::{
+    check_object_key, reopen_path, FileDigest, Object, ObjectStore, Pending, Staged, StoreError, Transfer,
+};
+use super::transfer::{Assembly, PartError, PartWriter};
+use crate::artifact::layout::Layout;
 
-/// Files larger than this go up in parts.
-pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
-/// Size of one part.
-pub const PART_SIZE: u64 = 8 << 20;
-/// Parts in flight at once.
-pub const PARALLEL_PARTS: usize = 4;
+/// What an upload part's body reads from the file at a time.
+const READ_BUFFER: usize = 256 << 10;
 
 pub struct S3Store {
     client: Client,
@@ -37,11 +43,13 @@ pub struct S3Store {
     open_uploads: Arc<Mutex<Vec<(String, String)>>>,
     /// Set by [`ObjectStore::cancel`]: multipart uploads stop and abort.
     cancelled: Arc<std::sync::atomic::AtomicBool>,
+    transfer: Transfer,
+    layout: Layout,
 }
 
 impl S3Store {
     /// `s3://bucket/prefix` with the standard AWS configuration.
-    pub async fn connect(bucket: &str, prefix: &str) -> Result<Self, StoreError> {
+    pub async fn connect(bucket: &str, prefix: &str, transfer: Transfer, layout: Layout) -> Result<Self, StoreError> {
         use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
         let Some(provider) = shared.credentials_provider() else {
@@ -66,6 +74,8 @@ impl S3Store {
             endpoint: endpoint.unwrap_or_else(|| "AWS".into()),
             open_uploads: Arc::default(),
             cancelled: Arc::default(),
+            transfer,
+            layout,
         };
         // Fail early, and clearly, on a missing bucket or refused credentials
         // (some servers would create the bucket on the first write).
@@ -79,7 +89,7 @@ impl S3Store {
     }
 
     fn full(&self, key: &str) -> Result<String, StoreError> {
-        check_key(key)?;
+        check_object_key(key)?;
         Ok(format!("{}{key}", self.prefix))
     }
 
@@ -124,7 +134,10 @@ impl S3Store {
         }
     }
 
-    async fn multipart(&self, full: &str, from: &Path, size: u64) -> Result<(), StoreError> {
+    /// Starts a multipart upload of `from` (`size` bytes) to `full` and
+    /// uploads every part, `concurrency` at a time; does not complete it.
+    /// On failure the upload is aborted.
+    async fn upload_parts(&self, full: &str, from: &Path, size: u64) -> Result<Pending, StoreError> {
         let created = self
             .client
             .create_multipart_upload()
@@ -135,17 +148,19 @@ impl S3Store {
             .map_err(|e| self.error(full, e))?;
         let id = created.upload_id().unwrap_or_default().to_string();
         self.open_uploads.lock().unwrap_or_else(|p| p.into_inner()).push((full.to_string(), id.clone()));
-        let parts = size.div_ceil(PART_SIZE);
+        let part_size = self.transfer.part_size;
+        let parts = size.div_ceil(part_size);
         let uploads = futures::stream::iter(0..parts).map(|i| {
             let id = id.clone();
             async move {
                 if self.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
                     return Err(StoreError::Io("the upload was interrupted".into()));
                 }
-                let offset = i * PART_SIZE;
-                let length = PART_SIZE.min(size - offset);
+                let offset = i * part_size;
+                let length = part_size.min(size - offset);
                 let body = ByteStream::read_from()
                     .path(from)
+                    .buffer_size(READ_BUFFER)
                     .offset(offset)
                     .length(Length::Exact(length))
                     .build()
@@ -163,31 +178,49 @@ impl S3Store {
                     .send()
                     .await
                     .map_err(|e| self.error(full, e))?;
-                Ok::<_, StoreError>(
-                    CompletedPart::builder().part_number(part).set_e_tag(done.e_tag().map(str::to_string)).build(),
-                )
+                Ok::<_, StoreError>((part, done.e_tag().map(str::to_string)))
             }
         });
-        let result = async {
-            let mut done: Vec<CompletedPart> = uploads.buffer_unordered(PARALLEL_PARTS).try_collect().await?;
-            done.sort_by_key(|p| p.part_number());
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(full)
-                .upload_id(&id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
-                .send()
-                .await
-                .map_err(|e| self.error(full, e))
-                .map(drop)
+        match uploads.buffer_unordered(self.transfer.concurrency).try_collect::<Vec<_>>().await {
+            Ok(mut parts) => {
+                parts.sort();
+                Ok(Pending::Multipart { full: full.to_string(), upload_id: id, parts })
+            }
+            Err(e) => {
+                self.abort_upload(full, &id).await;
+                Err(e)
+            }
         }
-        .await;
-        if result.is_err() {
-            let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(full).upload_id(&id).send().await;
+    }
+
+    /// Completes a multipart upload whose parts are all uploaded (aborting
+    /// it when that fails).
+    async fn complete(&self, full: &str, id: &str, parts: Vec<(i32, Option<String>)>) -> Result<(), StoreError> {
+        let parts = parts
+            .into_iter()
+            .map(|(number, etag)| CompletedPart::builder().part_number(number).set_e_tag(etag).build())
+            .collect();
+        let done = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full)
+            .upload_id(id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| self.error(full, e));
+        if done.is_err() {
+            self.abort_upload(full, id).await;
+        } else {
+            self.open_uploads.lock().unwrap_or_else(|p| p.into_inner()).retain(|(_, u)| u != id);
         }
-        self.open_uploads.lock().unwrap_or_else(|p| p.into_inner()).retain(|(_, u)| *u != id);
-        result
+        done.map(drop)
+    }
+
+    async fn abort_upload(&self, full: &str, id: &str) {
+        let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(full).upload_id(id).send().await;
+        self.open_uploads.lock().unwrap_or_else(|p| p.into_inner()).retain(|(_, u)| u != id);
     }
 }
 
@@ -209,6 +242,40 @@ impl S3Store {
             .map_err(|e| StoreError::Io(format!("presigning {key}: {e}")))?;
         let request = self.client.put_object().bucket(&self.bucket).key(&full).presigned(config).await;
         request.map(|r| r.uri().to_string()).map_err(|e| self.error(key, e))
+    }
+
+    /// `put`; with `check`, a create-only object is read back after a
+    /// while and must be ours.
+    async fn put_checked(&self, key: &str, from: &File, create_only: bool, check: bool) -> Result<(), StoreError> {
+        let full = self.full(key)?;
+        let size = from.metadata().map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?.len();
+        // The SDK streams (and, to retry, re-reads) bodies from a path: this
+        // one names the open file itself.
+        let path = reopen_path(from);
+        if size > self.transfer.part_size && !create_only {
+            let staged = Staged { key: key.to_string(), pending: self.upload_parts(&full, &path, size).await? };
+            return self.commit(staged).await;
+        }
+        let body = ByteStream::read_from()
+            .path(&path)
+            .buffer_size(READ_BUFFER)
+            .length(Length::Exact(size))
+            .build()
+            .await
+            .map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?;
+        let mut request = self.client.put_object().bucket(&self.bucket).key(&full).body(body);
+        if create_only {
+            request = request.if_none_match("*");
+        }
+        request.send().await.map_err(|e| self.error(key, e))?;
+        if check {
+            // Servers that ignore or race If-None-Match: the object must be ours.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if !self.holds(key, &full, from, size).await? {
+                return Err(StoreError::AlreadyExists(key.to_string()));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the stored object `full` has exactly the bytes of `file`
@@ -234,6 +301,137 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// Downloads `full` into `to`: one GET when the object may fit in one
+    /// part, else a GET of its first part, which tells the whole size, then
+    /// the other parts as parallel ranged GETs (each asking for the ETag of
+    /// the first, so all parts are of one object). Nothing over `limit`
+    /// bytes is accepted, and no part may bring more than it asked for.
+    async fn download(&self, key: &str, full: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError> {
+        let part_size = self.transfer.part_size;
+        let first_range = (limit > part_size).then_some((0, part_size));
+        let first = match self.get_part(key, full, first_range, None).await {
+            // An empty object has no first byte to range over.
+            Err(Retry::EmptyRange) => self.get_part(key, full, None, None).await,
+            other => other,
+        }
+        .map_err(Retry::into_error)?;
+        let bad = |what: String| StoreError::Io(format!("{key}: {what}"));
+        let (total, first_len) = match first.content_range() {
+            Some(range) => match parse_content_range(range) {
+                Some((0, end, total)) if end < total => (total, end + 1),
+                _ => return Err(bad(format!("the store answered the range `{range}` to a request for its start"))),
+            },
+            None => {
+                let n = first.content_length().ok_or_else(|| bad("the store did not say how large it is".into()))?;
+                let n = u64::try_from(n).map_err(|_| bad(format!("the store says it is {n} bytes")))?;
+                (n, n)
+            }
+        };
+        if total > limit {
+            return Err(StoreError::TooLarge { key: key.to_string(), limit });
+        }
+        let etag = first.e_tag().map(str::to_string);
+        let (assembly, hashing) =
+            Assembly::new(to, total, first_len, part_size).map_err(|e| bad(format!("the download's file: {e}")))?;
+        let mut jobs: Vec<BoxFuture<'_, Result<(), StoreError>>> = Vec::new();
+        let mut first_body = Some(first.body);
+        for (index, &(offset, len)) in assembly.parts().iter().enumerate() {
+            let writer = assembly.part(index);
+            match first_body.take() {
+                Some(body) => jobs.push(stream_part(key, limit, writer, body).boxed()),
+                None => {
+                    let etag = etag.clone();
+                    jobs.push(
+                        async move {
+                            let part = self
+                                .get_part(key, full, Some((offset, len)), etag.as_deref())
+                                .await
+                                .map_err(Retry::into_error)?;
+                            match part.content_range().and_then(parse_content_range) {
+                                Some((start, end, t)) if start == offset && end + 1 == offset + len && t == total => {}
+                                _ => return Err(bad(format!("the store did not answer the range {offset}+{len}"))),
+                            }
+                            stream_part(key, limit, writer, part.body).await
+                        }
+                        .boxed(),
+                    );
+                }
+            }
+        }
+        let streamed =
+            futures::stream::iter(jobs).buffer_unordered(self.transfer.concurrency.max(1)).try_collect::<()>().await;
+        // The hasher ends once the assembly is complete or dropped.
+        drop(assembly);
+        let digest = hashing.finish().await.map_err(|e| bad(format!("reading the download back: {e}")));
+        streamed?;
+        let digest = digest?;
+        if digest.size != total {
+            return Err(bad(format!("{} of {total} bytes arrived", digest.size)));
+        }
+        Ok(digest)
+    }
+
+    /// One GET, of a byte range `(offset, length)` or of the whole object.
+    async fn get_part(
+        &self,
+        key: &str,
+        full: &str,
+        range: Option<(u64, u64)>,
+        etag: Option<&str>,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, Retry> {
+        let mut request = self.client.get_object().bucket(&self.bucket).key(full);
+        if let Some((offset, len)) = range {
+            request = request.range(format!("bytes={offset}-{}", offset + len - 1));
+        }
+        if let Some(etag) = etag {
+            request = request.if_match(etag);
+        }
+        request.send().await.map_err(|e| {
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) {
+                Retry::EmptyRange
+            } else {
+                Retry::Failed(self.error(key, e))
+            }
+        })
+    }
+}
+
+/// A GET that failed, or asked for a range of an empty object.
+enum Retry {
+    EmptyRange,
+    Failed(StoreError),
+}
+
+impl Retry {
+    fn into_error(self) -> StoreError {
+        match self {
+            Retry::EmptyRange => StoreError::Io("the store refused a byte range".into()),
+            Retry::Failed(e) => e,
+        }
+    }
+}
+
+/// Streams one response body into its part of the file.
+async fn stream_part(key: &str, limit: u64, mut writer: PartWriter, mut body: ByteStream) -> Result<(), StoreError> {
+    let part_error = |e: PartError| match e {
+        PartError::TooLong(_) => StoreError::TooLarge { key: key.to_string(), limit },
+        other => StoreError::Io(format!("{key}: {other}")),
+    };
+    while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
+        writer.push(chunk).await.map_err(part_error)?;
+    }
+    writer.finish().await.map_err(part_error)
+}
+
+/// `bytes START-END/TOTAL` as `(START, END, TOTAL)`.
+fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end, total) = (start.parse().ok()?, end.parse().ok()?, total.parse().ok()?);
+    (start <= end).then_some((start, end, total))
+}
+
 /// The deepest cause of an error, which names what really went wrong.
 fn innermost(e: &dyn std::error::Error) -> String {
     let mut source: Option<&dyn std::error::Error> = Some(e);
@@ -251,59 +449,45 @@ impl ObjectStore for S3Store {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
     }
 
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+
     async fn put(&self, key: &str, from: &File, create_only: bool) -> Result<(), StoreError> {
-        let full = self.full(key)?;
-        let size = from.metadata().map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?.len();
-        // The SDK streams (and, to retry, re-reads) bodies from a path: this
-        // one names the open file itself.
-        let path = reopen_path(from);
-        if size > MULTIPART_THRESHOLD && !create_only {
-            return self.multipart(&full, &path, size).await;
-        }
-        let body = ByteStream::read_from()
-            .path(&path)
-            .length(Length::Exact(size))
-            .build()
-            .await
-            .map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?;
-        let mut request = self.client.put_object().bucket(&self.bucket).key(&full).body(body);
-        if create_only {
-            request = request.if_none_match("*");
-        }
-        request.send().await.map_err(|e| self.error(key, e))?;
-        if create_only {
-            // Servers that ignore or race If-None-Match: the object must be ours.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if !self.holds(key, &full, from, size).await? {
-                return Err(StoreError::AlreadyExists(key.to_string()));
-            }
-        }
-        Ok(())
+        self.put_checked(key, from, create_only, create_only).await
+    }
+
+    async fn put_new(&self, key: &str, from: &File) -> Result<(), StoreError> {
+        self.put_checked(key, from, true, false).await
     }
 
     async fn get(&self, key: &str, to: &File, limit: u64) -> Result<FileDigest, StoreError> {
-        use tokio::io::AsyncWriteExt;
         let full = self.full(key)?;
-        let object =
-            self.client.get_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| self.error(key, e))?;
-        let too_large = || StoreError::TooLarge { key: key.to_string(), limit };
-        if object.content_length().is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > limit) {
-            return Err(too_large());
+        self.download(key, &full, to, limit).await
+    }
+
+    async fn stage(&self, key: &str, from: &File) -> Result<Staged, StoreError> {
+        let full = self.full(key)?;
+        let size = from.metadata().map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?.len();
+        let pending = if size > self.transfer.part_size {
+            self.upload_parts(&full, &reopen_path(from), size).await?
+        } else {
+            Pending::Later(from.try_clone().map_err(|e| StoreError::Io(format!("reading the file to upload: {e}")))?)
+        };
+        Ok(Staged { key: key.to_string(), pending })
+    }
+
+    async fn commit(&self, staged: Staged) -> Result<(), StoreError> {
+        match staged.pending {
+            Pending::Later(file) => self.put(&staged.key, &file, false).await,
+            Pending::Multipart { full, upload_id, parts } => self.complete(&full, &upload_id, parts).await,
         }
-        let mut body = object.body;
-        let file = to.try_clone().map_err(|e| StoreError::Io(format!("the download's file: {e}")))?;
-        let mut sink =
-            HashingWriter::new(tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file)));
-        let write_failed = |e: std::io::Error| StoreError::Io(format!("writing {key}: {e}"));
-        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
-            sink.update(&chunk);
-            if sink.size > limit {
-                return Err(too_large());
-            }
-            sink.inner.write_all(&chunk).await.map_err(write_failed)?;
+    }
+
+    async fn abort(&self, staged: Staged) {
+        if let Pending::Multipart { full, upload_id, .. } = staged.pending {
+            self.abort_upload(&full, &upload_id).await;
         }
-        sink.inner.flush().await.map_err(write_failed)?;
-        Ok(sink.finish())
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
@@ -317,7 +501,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Object>, StoreError> {
         let mut pages = self
             .client
             .list_objects_v2()
@@ -330,11 +514,14 @@ impl ObjectStore for S3Store {
             let page = page.map_err(|e| self.error(prefix, e))?;
             for object in page.contents() {
                 if let Some(k) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
-                    keys.push(k.to_string());
+                    // A size that is no size reads as the largest: nothing
+                    // trusts it to be small.
+                    let size = object.size().map_or(u64::MAX, |n| u64::try_from(n).unwrap_or(u64::MAX));
+                    keys.push(Object { key: k.to_string(), size });
                 }
             }
         }
-        keys.sort();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
 
