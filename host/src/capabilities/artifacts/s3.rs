@@ -81,6 +81,10 @@ impl S3Store {
         // (some servers would create the bucket on the first write).
         match store.client.head_bucket().bucket(&store.bucket).send().await {
             Ok(_) => Ok(store),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => Err(StoreError::Denied(format!(
+                "the store refused bucket `{bucket}` (HTTP 400): a bucket name is 3 to 63 lowercase letters, \
+                 digits, dots or hyphens"
+            ))),
             Err(e) => Err(match store.error(bucket, e) {
                 StoreError::NotFound(_) => StoreError::Denied(format!("bucket `{bucket}` does not exist")),
                 other => other,
@@ -130,7 +134,16 @@ impl S3Store {
             }
             (_, Some(412 | 409), _) => StoreError::AlreadyExists(key.to_string()),
             (_, Some(404), _) | (_, _, Some("NoSuchKey" | "NotFound")) => StoreError::NotFound(key.to_string()),
-            _ => StoreError::Io(format!("{key}: {}", code.unwrap_or_else(|| format!("{e}")))),
+            _ => {
+                // A HEAD has no body, hence no code: say at least the status.
+                let what = match (status, code) {
+                    (Some(s), Some(c)) => format!("HTTP {s}, {c}"),
+                    (Some(s), None) => format!("HTTP {s}"),
+                    (None, Some(c)) => c,
+                    (None, None) => innermost(&e),
+                };
+                StoreError::Io(format!("{key}: the store answered {what}"))
+            }
         }
     }
 
