@@ -13,7 +13,7 @@ step "prerequisites"
 bash scripts/prereqs.sh
 
 step "building the plugins" "see the compiler output above"
-cargo xtask plugins
+cargo xtask plugins --platforms-only
 step "building hostbuild" "see the compiler output above"
 cargo build --locked -p hostbuild
 

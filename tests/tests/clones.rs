@@ -84,12 +84,18 @@ fn copy_checkout(from: &Path, to: &Path) {
     for name in out.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let rel = Path::new(std::str::from_utf8(name).expect("file names are UTF-8"));
         let src = from.join(rel);
-        if !src.is_file() {
-            continue; // deleted in the work tree, not yet committed
-        }
         let dest = to.join(rel);
+        let Ok(meta) = std::fs::symlink_metadata(&src) else {
+            continue; // deleted in the work tree, not yet committed
+        };
         std::fs::create_dir_all(dest.parent().expect("a file has a parent")).expect("dir created");
-        std::fs::copy(&src, &dest).expect("file copied");
+        if meta.file_type().is_symlink() {
+            // A link git tracks (sdk/wit -> ../wit) stays a link.
+            let target = std::fs::read_link(&src).expect("link read");
+            std::os::unix::fs::symlink(target, &dest).expect("link copied");
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dest).expect("file copied");
+        }
     }
 }
 

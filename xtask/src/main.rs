@@ -23,7 +23,11 @@ struct Cli {
 enum Task {
     /// Build every platform into plugins/<name>.wasm and every test guest
     /// into tests/guests/wasm/<name>.wasm (target wasm32-wasip2, release).
-    Plugins,
+    Plugins {
+        /// Only the platforms (what running hostbuild needs; scripts/main.sh).
+        #[arg(long)]
+        platforms_only: bool,
+    },
     /// Make the offline Debian bookworm base images (amd64, armv7, arm64)
     /// with mmdebstrap; keeps images that already exist.
     Images {
@@ -142,7 +146,7 @@ fn is_root(dir: &Path) -> bool {
 fn run(cli: Cli, root: &Path) -> Result<()> {
     std::env::set_current_dir(root).with_context(|| format!("cannot enter {}", root.display()))?;
     match cli.task {
-        Task::Plugins => plugins::build_all(),
+        Task::Plugins { platforms_only } => plugins::build_all(platforms_only),
         Task::Images { force } => images::build_all(force),
         Task::Bench { store: true, runs, size_mib, concurrency, part_size, .. } => {
             bench_store::run(bench_store::Settings { runs: runs.min(5), size_mib, concurrency, part_size })

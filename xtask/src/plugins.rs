@@ -8,9 +8,11 @@ use anyhow::{bail, Context, Result};
 
 const TARGET: &str = "wasm32-wasip2";
 
-pub fn build_all() -> Result<()> {
+pub fn build_all(platforms_only: bool) -> Result<()> {
     build_workspace(Path::new("platforms/Cargo.toml"), Path::new("plugins"))?;
-    build_workspace(Path::new("tests/guests/Cargo.toml"), Path::new("tests/guests/wasm"))?;
+    if !platforms_only {
+        build_workspace(Path::new("tests/guests/Cargo.toml"), Path::new("tests/guests/wasm"))?;
+    }
     Ok(())
 }
 
