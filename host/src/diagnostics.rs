@@ -607,7 +607,11 @@ fn call_error(e: &CallError) -> (ExitStatus, Option<String>) {
 pub fn print(report: &Report, json: bool) {
     let mut err = std::io::stderr().lock();
     if json {
-        let _ = writeln!(err, "{}", serde_json::json!({"type": "error", "error": report}));
+        let _ = writeln!(
+            err,
+            "{}",
+            serde_json::json!({"v": crate::capabilities::log::EVENTS_VERSION, "type": "error", "error": report})
+        );
         return;
     }
     let _ = writeln!(err, "error: {}", report.message);

@@ -140,6 +140,9 @@ fn escapes_never_reach_json_events_or_the_error_object() {
         // JSON may carry a control character escaped (`\u001b`): none may
         // be in any string of the event, once parsed.
         assert_no_controls(&event);
+        // Every event names its schema version (README, "JSON events").
+        assert_eq!(event["v"], 1, "{line}");
+        assert!(["log", "progress", "error"].contains(&event["type"].as_str().unwrap_or_default()), "{line}");
         seen.push_str(&event.to_string());
     }
     for channel in CHANNELS.iter().chain(&["plugin-error"]) {

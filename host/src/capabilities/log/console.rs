@@ -35,7 +35,7 @@ impl LogSink for Console {
         let (source, message) = (sanitize(source), sanitize(message));
         let (source, message) = (source.as_ref(), message.as_ref());
         if self.json {
-            let v = serde_json::json!({"type": "log", "source": source, "level": level, "message": message});
+            let v = serde_json::json!({"v": super::EVENTS_VERSION, "type": "log", "source": source, "level": level, "message": message});
             return self.emit(&v.to_string());
         }
         let tag = match level {
@@ -60,8 +60,7 @@ impl LogSink for Console {
             _ => format!("[{source}] {task}: {done}"),
         };
         if self.json {
-            let v =
-                serde_json::json!({"type": "progress", "source": source, "task": task, "done": done, "total": total});
+            let v = serde_json::json!({"v": super::EVENTS_VERSION, "type": "progress", "source": source, "task": task, "done": done, "total": total});
             return self.emit(&v.to_string());
         }
         let Ok(mut last) = self.last_progress.lock() else { return };

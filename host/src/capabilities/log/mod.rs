@@ -6,6 +6,11 @@ pub mod sanitize;
 
 pub use console::Console;
 
+/// The version of the JSON-lines events `--json` writes on stderr (`"v"` in
+/// each: `log`, `progress`, `error`; the README's table). Fields are only
+/// added within a version; a change to an existing one raises it.
+pub const EVENTS_VERSION: u32 = 1;
+
 /// How important a line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
