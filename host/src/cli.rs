@@ -405,6 +405,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// How progress shows on stderr: `tty` redraws one live line per
+    /// platform (step, elapsed time, latest output), `plain` prints
+    /// greppable lines for CI logs, `json` the versioned JSON-lines events;
+    /// `auto` is tty on a terminal, plain otherwise.
+    #[arg(long, env = "HOSTBUILD_PROGRESS", value_enum, default_value_t = crate::capabilities::log::Progress::Auto, value_name = "MODE")]
+    pub progress: crate::capabilities::log::Progress,
+
     /// How many platforms run at once; each has its own output tree.
     #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
     pub jobs: usize,
@@ -595,7 +602,7 @@ impl Cli {
     /// Whether the command asked for JSON output.
     pub fn json(&self) -> bool {
         match &self.command {
-            Command::Run(a) => a.json,
+            Command::Run(a) => a.json || a.progress == crate::capabilities::log::Progress::Json,
             Command::Inspect(a) => a.json,
             Command::Doctor(a) => a.json,
             Command::Clean(a) => a.json,

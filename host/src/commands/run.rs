@@ -26,7 +26,7 @@ use crate::pipeline::{run_platform, step_summary, PlatformSummary, RunSettings};
 use crate::project::resolve::Resolved;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
-    let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
+    let log: Arc<dyn LogSink> = Arc::new(Console::with_progress(verbose, args.json, args.progress));
     let limits = common::limits(&args.limits)?;
     let source = std::fs::canonicalize(&args.source).map_err(|e| Usage {
         message: format!("source directory {} cannot be opened: {e}", args.source.display()),
@@ -118,6 +118,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     if let (Err(_), Some(store)) = (&outcome, &run.store) {
         store.abort_open_uploads().await;
     }
+    log.finish();
     let summaries = match outcome {
         Ok(result) => result?,
         Err(signal) => return Err(Interrupted { signal, removed }.into()),

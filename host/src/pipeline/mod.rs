@@ -247,7 +247,22 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
     let published = match (&run.store, &run.commit) {
         (Some(store), Some(commit)) => {
             let plugin = format!("{name}@{}", o.info.version);
-            let sets = sets::publish(store.as_ref(), commit, &name, &plugin, &files, run.force).await?;
+            // The upload's bytes, rate and ETA on the live display.
+            let total: u64 = files.iter().map(|f| f.size).sum();
+            let start = store.uploaded();
+            let publishing = sets::publish(store.as_ref(), commit, &name, &plugin, &files, run.force);
+            tokio::pin!(publishing);
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            let sets = loop {
+                tokio::select! {
+                    done = &mut publishing => break done?,
+                    _ = tick.tick() => {
+                        let moved = store.uploaded().saturating_sub(start).min(total);
+                        log.progress(&name, "upload", moved, Some(total));
+                    }
+                }
+            };
+            log.progress(&name, "upload", total, Some(total));
             for s in &sets {
                 log.line("hostbuild", Level::Info, &format!("{name}: published {}/{s}", store.describe()));
             }

@@ -45,6 +45,8 @@ pub struct S3Store {
     cancelled: Arc<std::sync::atomic::AtomicBool>,
     transfer: Transfer,
     layout: Layout,
+    /// Bytes uploaded so far (parts and whole objects), for progress.
+    uploaded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl S3Store {
@@ -76,6 +78,7 @@ impl S3Store {
             cancelled: Arc::default(),
             transfer,
             layout,
+            uploaded: Arc::default(),
         };
         // Fail early, and clearly, on a missing bucket or refused credentials
         // (some servers would create the bucket on the first write).
@@ -191,6 +194,7 @@ impl S3Store {
                     .send()
                     .await
                     .map_err(|e| self.error(full, e))?;
+                self.uploaded.fetch_add(length, std::sync::atomic::Ordering::Relaxed);
                 Ok::<_, StoreError>((part, done.e_tag().map(str::to_string)))
             }
         });
@@ -281,6 +285,7 @@ impl S3Store {
             request = request.if_none_match("*");
         }
         request.send().await.map_err(|e| self.error(key, e))?;
+        self.uploaded.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
         if check {
             // Servers that ignore or race If-None-Match: the object must be ours.
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -458,6 +463,10 @@ fn innermost(e: &dyn std::error::Error) -> String {
 
 #[async_trait::async_trait]
 impl ObjectStore for S3Store {
+    fn uploaded(&self) -> u64 {
+        self.uploaded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
     }

@@ -121,6 +121,11 @@ pub trait ObjectStore: Send + Sync {
     /// Every object under `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<Object>, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Bytes this store has uploaded so far (progress of a publish; 0 for
+    /// a store that does not count).
+    fn uploaded(&self) -> u64 {
+        0
+    }
     /// Asks uploads in progress to stop at their next step and clean up.
     fn cancel(&self) {}
     /// Aborts uploads left open by an interruption; returns how many.

@@ -2,6 +2,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::live::Live;
 use super::sanitize::sanitize;
 use super::{Level, LogSink};
 
@@ -13,11 +14,37 @@ pub struct Console {
     json: bool,
     terminal: bool,
     last_progress: Mutex<Option<(String, Instant)>>,
+    /// The live display (`Progress::Tty`).
+    live: Option<Live>,
+}
+
+/// How progress is shown (`run --progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// `tty` on a terminal (not `TERM=dumb`), else `plain`.
+    Auto,
+    /// Live lines redrawn in place, one per platform.
+    Tty,
+    /// One line per event, greppable: what CI logs want.
+    Plain,
+    /// The JSON-lines events of `--json`.
+    Json,
 }
 
 impl Console {
     pub fn new(verbose: bool, json: bool) -> Self {
-        Self { verbose, json, terminal: std::io::stderr().is_terminal(), last_progress: Mutex::new(None) }
+        let terminal = std::io::stderr().is_terminal();
+        Self { verbose, json, terminal, last_progress: Mutex::new(None), live: None }
+    }
+
+    /// A console for `run`: `--json` wins over `progress`.
+    pub fn with_progress(verbose: bool, json: bool, progress: Progress) -> Self {
+        let terminal = std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let json = json || progress == Progress::Json;
+        let tty = !json && (progress == Progress::Tty || (progress == Progress::Auto && terminal));
+        let live = tty.then(|| Live::new(verbose));
+        let terminal = terminal && progress != Progress::Plain;
+        Self { verbose, json, terminal, last_progress: Mutex::new(None), live }
     }
 
     fn emit(&self, text: &str) {
@@ -28,12 +55,17 @@ impl Console {
 
 impl LogSink for Console {
     fn line(&self, source: &str, level: Level, message: &str) {
-        if level == Level::Debug && !self.verbose {
+        // The live display shows debug lines (an image build's current
+        // instruction) in place, printing them only with -v.
+        if level == Level::Debug && !self.verbose && self.live.is_none() {
             return;
         }
         // Plugins, steps and image builds control these bytes.
         let (source, message) = (sanitize(source), sanitize(message));
         let (source, message) = (source.as_ref(), message.as_ref());
+        if let Some(live) = &self.live {
+            return live.line(source, level, message);
+        }
         if self.json {
             let v = serde_json::json!({"v": super::EVENTS_VERSION, "type": "log", "source": source, "level": level, "message": message});
             return self.emit(&v.to_string());
@@ -54,6 +86,9 @@ impl LogSink for Console {
     fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>) {
         let (source, task) = (sanitize(source), sanitize(task));
         let (source, task) = (source.as_ref(), task.as_ref());
+        if let Some(live) = &self.live {
+            return live.progress(source, task, done, total);
+        }
         let finished = total.is_some_and(|t| done >= t);
         let text = match total {
             Some(t) if t > 0 => format!("[{source}] {task}: {done}/{t} ({}%)", done.saturating_mul(100) / t),
@@ -83,6 +118,12 @@ impl LogSink for Console {
             if let Ok(mut last) = self.last_progress.lock() {
                 *last = Some((task.to_string(), Instant::now()));
             }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(live) = &self.live {
+            live.finish();
         }
     }
 }

@@ -2,9 +2,10 @@
 
 mod console;
 mod host;
+mod live;
 pub mod sanitize;
 
-pub use console::Console;
+pub use console::{Console, Progress};
 
 /// The version of the JSON-lines events `--json` writes on stderr (`"v"` in
 /// each: `log`, `progress`, `error`; the README's table). Fields are only
@@ -27,4 +28,6 @@ pub trait LogSink: Send + Sync {
     fn line(&self, source: &str, level: Level, message: &str);
     /// Progress of a long task.
     fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>);
+    /// The work is over: a live display clears itself before the summary.
+    fn finish(&self) {}
 }
