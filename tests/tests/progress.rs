@@ -170,3 +170,43 @@ fn a_publish_reports_its_upload_in_bytes() {
     assert!(last["total"].as_u64().unwrap() > 10_000, "{last}");
     assert_eq!(last["done"], last["total"], "{last}");
 }
+
+/// The `progress` events of `task` in a run's JSON-lines stderr.
+fn transfer_events(stderr: &str, task: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "progress" && e["task"] == task)
+        .collect()
+}
+
+#[test]
+fn artifacts_push_and_pull_report_their_bytes() {
+    let (root_dir, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::create_dir(root_dir.path().join("builds")).unwrap();
+    let server = hostbuild_tests::s3s_fs(root_dir.path());
+    let hb = Hostbuild::new();
+    let size = 40u64 << 20;
+    let file = work.path().join("libbig.so");
+    std::fs::write(&file, vec![7u8; size as usize]).unwrap();
+    let artifacts = |args: &[&str]| {
+        let mut cmd = hb.command();
+        hostbuild_tests::s3_env(&mut cmd, server.port);
+        cmd.current_dir(work.path()).args(["artifacts", "--json", "--store", "s3://builds/ci"]).args(args);
+        Run::from(cmd.output().unwrap())
+    };
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let pushed = artifacts(&["push", "--git-sha", sha, "--dynamic", "libbig.so"]);
+    pushed.expect(0, &[]);
+    let up = transfer_events(&pushed.stderr, "upload");
+    let last = up.last().unwrap_or_else(|| panic!("no upload progress:\n{}", pushed.stderr));
+    assert_eq!((last["done"].as_u64(), last["total"].as_u64()), (Some(size), Some(size)), "{last}");
+    assert!(up.iter().all(|e| e["v"] == 1 && e["source"] == "artifacts"));
+    let pulled = artifacts(&["pull", "--git-sha", sha, "--dynamic", "out"]);
+    pulled.expect(0, &[]);
+    let down = transfer_events(&pulled.stderr, "download");
+    let last = down.last().unwrap_or_else(|| panic!("no download progress:\n{}", pulled.stderr));
+    // The set's files, the manifest and the .meta: at least the library.
+    assert!(last["done"].as_u64().unwrap() >= size, "{last}");
+    assert!(down.windows(2).all(|w| w[0]["done"].as_u64() <= w[1]["done"].as_u64()), "not monotonic: {down:?}");
+}

@@ -127,6 +127,11 @@ pub struct UserFile {
 }
 
 impl UserFile {
+    /// Its size when it was opened.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The open file, to read with positioned reads.
     pub fn file(&self) -> &File {
         &self.file

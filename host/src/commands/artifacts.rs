@@ -12,6 +12,7 @@ use crate::artifact::layout::{Layout, Linkage, SetId};
 use crate::artifact::publish::{publish_user_files, Publication};
 use crate::artifact::pull::{pull, sets, SetState};
 use crate::capabilities::artifacts::open::{open_with, StoreSettings};
+use crate::capabilities::log::{transfer, Console, LogSink, Progress};
 use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
 use crate::diagnostics::ExitStatus;
 use crate::project::config::Located;
@@ -38,6 +39,8 @@ pub(super) fn store_settings(url: Option<String>, layout: Option<Layout>) -> any
 pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
     let settings = store_settings(args.store, args.layout)?;
     let store = open_with(&settings).await?;
+    // Transfers show their bytes, rate and time left on a terminal.
+    let log = Console::with_progress(false, args.json, Progress::Auto);
     match args.command {
         ArtifactsCommand::Push { set, linkage: l, files, licenses, dependencies, force } => {
             let id = set_id(set, &l)?;
@@ -58,7 +61,10 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             };
             // On SIGINT/SIGTERM: let the upload stop at its next part and
             // abort itself (a few seconds at most), abort anything left, exit.
+            let total = [&primaries, &licenses, &dependencies].into_iter().flatten().map(UserFile::size).sum();
             let publishing = publish_user_files(store.as_ref(), &p);
+            let publishing =
+                transfer::reporting(publishing, &log, "artifacts", "upload", Some(total), || store.uploaded());
             tokio::pin!(publishing);
             let manifest = tokio::select! {
                 m = &mut publishing => m?,
@@ -69,6 +75,7 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
                     return Err(crate::commands::Interrupted { signal, removed: 0 }.into());
                 }
             };
+            log.finish();
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);
             } else {
@@ -80,12 +87,15 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
             let id = set_id(set, &l)?;
             // On SIGINT/SIGTERM the pull is dropped, and its temporary
             // directory with it: nothing is left behind.
+            let pulling = pull(store.as_ref(), &id, &dest, allow_unverified);
+            let pulling = transfer::reporting(pulling, &log, "artifacts", "download", None, || store.downloaded());
             let pulled = tokio::select! {
-                p = pull(store.as_ref(), &id, &dest, allow_unverified) => p?,
+                p = pulling => p?,
                 signal = crate::commands::shutdown_signal() => {
                     return Err(crate::commands::Interrupted { signal, removed: 0 }.into());
                 }
             };
+            log.finish();
             match (&pulled.manifest, args.json) {
                 (Some(manifest), true) => println!("{}", serde_json::to_string_pretty(manifest)?),
                 (Some(manifest), false) => println!(

@@ -38,7 +38,7 @@ use crate::capabilities::container::{
     self as container, naming, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User,
 };
 use crate::capabilities::host_info::HostInfo;
-use crate::capabilities::log::{Level, LogSink};
+use crate::capabilities::log::{transfer, Level, LogSink};
 use crate::capabilities::workspace::Workspace;
 use crate::commands::common::{self, ImageBuild, Opened};
 use crate::options::{resolve as resolve_options, RawOption};
@@ -249,20 +249,9 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             let plugin = format!("{name}@{}", o.info.version);
             // The upload's bytes, rate and ETA on the live display.
             let total: u64 = files.iter().map(|f| f.size).sum();
-            let start = store.uploaded();
             let publishing = sets::publish(store.as_ref(), commit, &name, &plugin, &files, run.force);
-            tokio::pin!(publishing);
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-            let sets = loop {
-                tokio::select! {
-                    done = &mut publishing => break done?,
-                    _ = tick.tick() => {
-                        let moved = store.uploaded().saturating_sub(start).min(total);
-                        log.progress(&name, "upload", moved, Some(total));
-                    }
-                }
-            };
-            log.progress(&name, "upload", total, Some(total));
+            let sets = transfer::reporting(publishing, log.as_ref(), &name, "upload", Some(total), || store.uploaded())
+                .await?;
             for s in &sets {
                 log.line("hostbuild", Level::Info, &format!("{name}: published {}/{s}", store.describe()));
             }

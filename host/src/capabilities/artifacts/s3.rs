@@ -47,6 +47,8 @@ pub struct S3Store {
     layout: Layout,
     /// Bytes uploaded so far (parts and whole objects), for progress.
     uploaded: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes downloaded so far, for progress.
+    downloaded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl S3Store {
@@ -79,6 +81,7 @@ impl S3Store {
             transfer,
             layout,
             uploaded: Arc::default(),
+            downloaded: Arc::default(),
         };
         // Fail early, and clearly, on a missing bucket or refused credentials
         // (some servers would create the bucket on the first write).
@@ -357,7 +360,7 @@ impl S3Store {
         for (index, &(offset, len)) in assembly.parts().iter().enumerate() {
             let writer = assembly.part(index);
             match first_body.take() {
-                Some(body) => jobs.push(stream_part(key, limit, writer, body).boxed()),
+                Some(body) => jobs.push(stream_part(key, limit, writer, body, &self.downloaded).boxed()),
                 None => {
                     let etag = etag.clone();
                     jobs.push(
@@ -370,7 +373,7 @@ impl S3Store {
                                 Some((start, end, t)) if start == offset && end + 1 == offset + len && t == total => {}
                                 _ => return Err(bad(format!("the store did not answer the range {offset}+{len}"))),
                             }
-                            stream_part(key, limit, writer, part.body).await
+                            stream_part(key, limit, writer, part.body, &self.downloaded).await
                         }
                         .boxed(),
                     );
@@ -431,13 +434,21 @@ impl Retry {
 }
 
 /// Streams one response body into its part of the file.
-async fn stream_part(key: &str, limit: u64, mut writer: PartWriter, mut body: ByteStream) -> Result<(), StoreError> {
+async fn stream_part(
+    key: &str,
+    limit: u64,
+    mut writer: PartWriter,
+    mut body: ByteStream,
+    moved: &std::sync::atomic::AtomicU64,
+) -> Result<(), StoreError> {
     let part_error = |e: PartError| match e {
         PartError::TooLong(_) => StoreError::TooLarge { key: key.to_string(), limit },
         other => StoreError::Io(format!("{key}: {other}")),
     };
     while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Io(format!("{key}: {e}")))? {
+        let n = chunk.len() as u64;
         writer.push(chunk).await.map_err(part_error)?;
+        moved.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
     writer.finish().await.map_err(part_error)
 }
@@ -465,6 +476,10 @@ fn innermost(e: &dyn std::error::Error) -> String {
 impl ObjectStore for S3Store {
     fn uploaded(&self) -> u64 {
         self.uploaded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn downloaded(&self) -> u64 {
+        self.downloaded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn describe(&self) -> String {

@@ -126,6 +126,10 @@ pub trait ObjectStore: Send + Sync {
     fn uploaded(&self) -> u64 {
         0
     }
+    /// Bytes this store has downloaded so far (0 for one that does not count).
+    fn downloaded(&self) -> u64 {
+        0
+    }
     /// Asks uploads in progress to stop at their next step and clean up.
     fn cancel(&self) {}
     /// Aborts uploads left open by an interruption; returns how many.

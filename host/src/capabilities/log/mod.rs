@@ -4,6 +4,7 @@ mod console;
 mod host;
 mod live;
 pub mod sanitize;
+pub mod transfer;
 
 pub use console::{Console, Progress};
 
