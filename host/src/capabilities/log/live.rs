@@ -59,7 +59,9 @@ impl Live {
             _ => "",
         };
         if source == "hostbuild" {
-            message.lines().for_each(|l| self.print(&format!("[{source}] {tag}{l}")));
+            if level != Level::Debug || self.verbose {
+                message.lines().for_each(|l| self.print(&format!("[{source}] {tag}{l}")));
+            }
             return;
         }
         let (platform, what) = source.split_once(':').unwrap_or((source, ""));
