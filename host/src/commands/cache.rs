@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
 use bollard::Docker;
@@ -38,7 +37,7 @@ struct Volume {
 
 pub async fn cache(args: CacheArgs, compile_cache: Option<&Path>) -> anyhow::Result<ExitStatus> {
     let compile_cache = compile_cache.map(|c| c.join("components"));
-    let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+    let (docker, info) = engine::connect_default().await?;
     let swarm_args = SwarmArgs { kind: args.kind, registry: args.registry.clone(), ..Default::default() };
     let settings = common::engine_settings(&EngineArgs::default(), None, Some(&swarm_args))?;
     let Some(options) = settings.swarm else {

@@ -4,15 +4,14 @@
 //! cannot be proven gone from here, and why.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::capabilities::container::lifecycle::{self, Unproven};
-use crate::capabilities::container::{engine, swarm, EngineError};
+use crate::capabilities::container::{engine, swarm};
 use crate::cli::CleanArgs;
 use crate::diagnostics::ExitStatus;
 
 pub async fn clean(args: CleanArgs) -> anyhow::Result<ExitStatus> {
-    let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+    let (docker, _) = engine::connect_default().await?;
     // On a swarm manager, services of dead runs (their tasks go with them),
     // then the containers.
     let swept = swarm::reap_services(&docker).await;

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -55,7 +54,7 @@ impl Locker {
 
     async fn docker(&mut self) -> Result<bollard::Docker, EngineError> {
         if self.docker.is_none() {
-            let (docker, _) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+            let (docker, _) = engine::connect_default().await?;
             self.docker = Some(docker);
         }
         Ok(self.docker.clone().expect("set above"))

@@ -59,7 +59,7 @@ pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result
     };
     let id = lifecycle::new_run_id();
     let engine = if opened.iter().any(|(o, _)| o.info.capabilities.container) {
-        let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+        let (docker, info) = engine::connect_default().await?;
         let reaped = lifecycle::reap_orphans(&docker).await.removed;
         if reaped > 0 {
             log.line("hostbuild", Level::Info, &format!("removed {reaped} container(s) left by runs that died"));

@@ -28,7 +28,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         common::open_arg(&args.plugin, project.as_ref(), &cache, limits, log.clone(), false).await?;
     check_unscoped(&[&o.info], &args.options)?;
     let options = resolve(&o.info, &resolved.options_with(&o.info.name, &args.options))?;
-    let (docker, info) = engine::connect(Duration::from_secs(10)).await.map_err(EngineError::from)?;
+    let (docker, info) = engine::connect_default().await?;
     lifecycle::reap_orphans(&docker).await;
     let source = std::fs::canonicalize(&args.source).context("cannot open the source directory")?;
     let tree = Arc::new(OutputTree::open(&args.out, &format!("build.{}", o.info.name))?);

@@ -29,6 +29,12 @@ pub fn endpoint() -> String {
 }
 
 /// Connects, negotiates the API version and reads version and runtimes.
+/// The engine as every command but `doctor` reaches it: 10 s to answer,
+/// the failure as the `EngineError` the diagnostics know.
+pub async fn connect_default() -> Result<(Docker, EngineInfo), super::EngineError> {
+    Ok(connect(Duration::from_secs(10)).await?)
+}
+
 pub async fn connect(timeout: Duration) -> Result<(Docker, EngineInfo), EngineUnreachable> {
     let endpoint = endpoint();
     let unreachable = |reason: String| EngineUnreachable { endpoint: endpoint.clone(), reason };
