@@ -73,28 +73,12 @@ pub async fn resolve(
         if locked {
             return Err(ProjectError::NotLocked { name: arg.into() });
         }
-        return Ok(Resolved {
-            path: arg.into(),
-            name: None,
-            entry: None,
-            locked: None,
-            enforce_lock: false,
-            lockfile: false,
-            project_dir: None,
-        });
+        return Ok(Resolved::file(arg.into()));
     }
     let Some((located, lock)) = project else {
         // No project file: a plugin installed with hostbuild, run as a file is.
         if let Some(path) = super::bundled::find(arg).filter(|_| !locked) {
-            return Ok(Resolved {
-                path,
-                name: None,
-                entry: None,
-                locked: None,
-                enforce_lock: false,
-                lockfile: false,
-                project_dir: None,
-            });
+            return Ok(Resolved::file(path));
         }
         let dir = std::env::current_dir().unwrap_or_default();
         return Err(ProjectError::NoProject { name: arg.into(), dir });
@@ -150,6 +134,11 @@ pub async fn fetch(
 }
 
 impl Resolved {
+    /// A plugin run as the file it is: no project entry, no lock.
+    fn file(path: PathBuf) -> Self {
+        Self { path, name: None, entry: None, locked: None, enforce_lock: false, lockfile: false, project_dir: None }
+    }
+
     /// The project's default options for this plugin (called `plugin` once
     /// described), minus those `given` on the command line, which win;
     /// followed by the command line's.
