@@ -21,7 +21,7 @@ use crate::cli::{CacheArgs, CacheCommand, EngineArgs, SwarmArgs};
 use crate::diagnostics::ExitStatus;
 
 /// One cache volume, on one node.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Volume {
     /// The swarm node's hostname and id (`None` on a local engine).
     #[serde(default)]
@@ -103,7 +103,7 @@ async fn on_swarm(
     let mut removed = Vec::new();
     for node in std::iter::once(None).chain(others.iter().map(|n| Some(*n))) {
         let id = node.map_or(&swarm.manager, |n| &n.id);
-        let here: Vec<Volume> = chosen.iter().filter(|v| v.node_id.as_ref() == Some(id)).map(clone_volume).collect();
+        let here: Vec<Volume> = chosen.iter().filter(|v| v.node_id.as_ref() == Some(id)).cloned().collect();
         if here.is_empty() {
             continue;
         }
@@ -122,16 +122,6 @@ async fn on_swarm(
     }
     print_removed(&removed, args.json);
     Ok(ExitStatus::Success)
-}
-
-fn clone_volume(v: &Volume) -> Volume {
-    Volume {
-        node: v.node.clone(),
-        node_id: v.node_id.clone(),
-        name: v.name.clone(),
-        platform: v.platform.clone(),
-        bytes: v.bytes,
-    }
 }
 
 /// The cache volumes of the engine `docker` talks to.
