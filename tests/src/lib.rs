@@ -2,7 +2,8 @@
 //! private compile cache, on the real plugins and test guests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub mod s3_proxy;
 
@@ -398,4 +399,19 @@ pub fn template_test_sh(hb: &Hostbuild, crate_dir: &Path, out: &Path) -> Command
 pub fn run_json(stdout: &str) -> serde_json::Value {
     let at = stdout.find("{\n  \"platforms\"").unwrap_or_else(|| panic!("no run summary on stdout:\n{stdout}"));
     serde_json::from_str(&stdout[at..]).unwrap_or_else(|e| panic!("the run summary is not JSON ({e}):\n{stdout}"))
+}
+
+/// Sends signal `name` (`INT`, `TERM`, `KILL`) to `child`.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Polls `done` every `every` until it holds; fails with `what` after `limit`.
+pub fn wait_for(limit: Duration, every: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(every);
+    }
 }

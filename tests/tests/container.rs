@@ -7,9 +7,9 @@ use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hostbuild_tests::{containers_with, docker, guest, root, unique, Hostbuild, Run};
+use hostbuild_tests::{containers_with, docker, guest, root, signal, unique, wait_for, Hostbuild, Run};
 
 fn source() -> std::path::PathBuf {
     root().join("examples/cmake-hello")
@@ -275,17 +275,10 @@ fn start_long_run(hb: &Hostbuild, out: &Path) -> Child {
         .spawn()
         .unwrap();
     let label = format!("hostbuild.owner-pid={}", child.id());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while docker(&["ps", "-q", "--filter", &format!("label={label}")]).trim().is_empty() {
-        assert!(Instant::now() < deadline, "the step's container never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(Duration::from_secs(60), Duration::from_millis(50), "the step's container never started", || {
+        !docker(&["ps", "-q", "--filter", &format!("label={label}")]).trim().is_empty()
+    });
     child
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
 }
 
 fn interrupt_many_times(name: &str, expected_code: i32, times: usize) {

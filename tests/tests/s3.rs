@@ -4,10 +4,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hostbuild_tests::{
-    host_os, one_winner, s3_env, s3s_fs, write_file, Daemon, Hostbuild, Run, S3_KEY as KEY, S3_SECRET as SECRET,
+    host_os, one_winner, s3_env, s3s_fs, wait_for, write_file, Daemon, Hostbuild, Run, S3_KEY as KEY,
+    S3_SECRET as SECRET,
 };
 
 /// A running s3s-fs with bucket `builds`, stopped when dropped.
@@ -131,12 +132,10 @@ fn an_upload_interrupted_midway_leaves_no_manifest_and_no_open_multipart_upload(
     std::fs::write(&big, vec![7u8; 200 << 20]).unwrap();
     let mut child =
         s.cmd(&["push", "--git-sha", "k", "--dynamic", big.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.open_uploads() == 0 {
-        assert!(Instant::now() < deadline, "the multipart upload never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    wait_for(Duration::from_secs(60), Duration::from_millis(10), "the multipart upload never started", || {
+        s.open_uploads() > 0
+    });
+    hostbuild_tests::signal(&child, "TERM");
     assert_eq!(child.wait().unwrap().code(), Some(143));
     assert!(!s.object(&format!("k/{}/cpu/dynamic/manifest.json", host_os())).exists());
     assert_eq!(s.open_uploads(), 0, "the multipart upload was not aborted");
@@ -155,11 +154,9 @@ fn a_file_cut_short_while_it_is_pushed_leaves_nothing_and_a_retry_needs_no_force
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.open_uploads() == 0 {
-        assert!(Instant::now() < deadline, "the multipart upload never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for(Duration::from_secs(60), Duration::from_millis(5), "the multipart upload never started", || {
+        s.open_uploads() > 0
+    });
     std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(1 << 20).unwrap();
     let run = Run::from(child.wait_with_output().unwrap());
     assert_ne!(run.code, 0, "a push of a file cut short succeeded: {}", run.stdout);
@@ -253,16 +250,10 @@ fn a_pull_interrupted_midway_leaves_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::read_dir(&downloads).unwrap().count() == 0 {
-            assert!(Instant::now() < deadline, "the pull never started writing");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        assert!(Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
+        wait_for(Duration::from_secs(60), Duration::from_millis(2), "the pull never started writing", || {
+            std::fs::read_dir(&downloads).unwrap().count() > 0
+        });
+        hostbuild_tests::signal(&child, signal);
         let code = child.wait().unwrap().code();
         assert_eq!(code, Some(if signal == "TERM" { 143 } else { 130 }));
         assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0, "an interrupted pull left files");

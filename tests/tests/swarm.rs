@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hostbuild_tests::{
-    docker, docker_registry_on, guest, image_in_log, plugin, root, s3_env_at, s3s_fs_on, Daemon, Hostbuild, Run,
+    docker, docker_registry_on, guest, image_in_log, plugin, root, s3_env_at, s3s_fs_on, signal, wait_for, Daemon,
+    Hostbuild, Run,
 };
 
 /// One swarm at a time: the tests share this machine's engine.
@@ -296,17 +297,10 @@ fn start_sleeping(swarm: &TestSwarm, hb: &Hostbuild, out: &Path) -> Child {
         .spawn()
         .unwrap();
     let label = format!("label=hostbuild.owner-pid={}", child.id());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while docker(&["ps", "-q", "--filter", &label]).trim().is_empty() {
-        assert!(Instant::now() < deadline, "the step's task container never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(Duration::from_secs(120), Duration::from_millis(50), "the step's task container never started", || {
+        !docker(&["ps", "-q", "--filter", &label]).trim().is_empty()
+    });
     child
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
 }
 
 fn interrupt_many_times(name: &str, expected_code: i32, times: usize) {
@@ -476,11 +470,9 @@ fn a_platform_placed_on_a_second_node_builds_from_staged_files() {
     let pull = swarm.registry.split_once('=').unwrap().1;
     assert!(images.contains(&format!("{pull}/hostbuild/armv7-")), "{images}");
     assert!(swarm.worker(&["volume", "ls", "-q", "--filter", "name=hostbuild-stage-"]).trim().is_empty());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !swarm.worker(&["ps", "-aq", "--filter", "label=hostbuild.run-id"]).trim().is_empty() {
-        assert!(Instant::now() < deadline, "task containers left on the worker");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(Duration::from_secs(10), Duration::from_millis(100), "task containers left on the worker", || {
+        swarm.worker(&["ps", "-aq", "--filter", "label=hostbuild.run-id"]).trim().is_empty()
+    });
     // The ccache volume the worker made is labelled as a local one is:
     // `cache` lists it with the worker's id and its size, and `cache clear`
     // removes it there.
@@ -510,11 +502,9 @@ fn a_platform_placed_on_a_second_node_builds_from_staged_files() {
     assert!(cleared.stdout.contains(&format!("\"node_id\":\"{worker}\"")), "{}", cleared.stdout);
     assert!(on_worker().trim().is_empty(), "the worker's cache volume is still there");
     // The worker removes the helper's task once its service is gone.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !swarm.worker(&["ps", "-aq"]).trim().is_empty() {
-        assert!(Instant::now() < deadline, "the helper left a container on the worker");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(Duration::from_secs(10), Duration::from_millis(100), "the helper left a container on the worker", || {
+        swarm.worker(&["ps", "-aq"]).trim().is_empty()
+    });
 }
 
 #[test]

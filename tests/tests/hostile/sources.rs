@@ -208,9 +208,9 @@ fn endless_and_stalled_downloads_are_cut_off_and_leave_nothing() {
     assert!(downloads(&hb).is_empty(), "{:?}", downloads(&hb));
 }
 
-#[test]
-fn a_plugin_changed_since_the_lock_never_runs_silently() {
-    let hb = Hostbuild::new();
+/// A project whose hostbuild.lock pins `well-behaved` from `wb.wasm`;
+/// returns the project and that file.
+fn locked_well_behaved(hb: &Hostbuild) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wb.wasm");
     std::fs::copy(guest("well-behaved"), &file).unwrap();
@@ -219,7 +219,14 @@ fn a_plugin_changed_since_the_lock_never_runs_silently() {
         "[plugins.well-behaved]\nsource = \"wb.wasm\"\ngrants = { env = [\"WELL_BEHAVED_VISIBLE\"] }\n",
     )
     .unwrap();
-    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    in_project(hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    (dir, file)
+}
+
+#[test]
+fn a_plugin_changed_since_the_lock_never_runs_silently() {
+    let hb = Hostbuild::new();
+    let (dir, file) = locked_well_behaved(&hb);
     let out = dir.path().join("out");
     let run_it = || in_project(&hb, dir.path(), &["run", "well-behaved", "--out", out.to_str().unwrap()], &[]);
     run_it().expect(0, &[]);
@@ -235,15 +242,7 @@ fn a_plugin_changed_since_the_lock_never_runs_silently() {
 #[test]
 fn a_replaced_plugin_is_stopped_before_any_of_it_runs() {
     let hb = Hostbuild::new();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("wb.wasm");
-    std::fs::copy(guest("well-behaved"), &file).unwrap();
-    std::fs::write(
-        dir.path().join("hostbuild.toml"),
-        "[plugins.well-behaved]\nsource = \"wb.wasm\"\ngrants = { env = [\"WELL_BEHAVED_VISIBLE\"] }\n",
-    )
-    .unwrap();
-    in_project(&hb, dir.path(), &["lock"], &[]).expect(0, &[]);
+    let (dir, file) = locked_well_behaved(&hb);
     let locked = hostbuild_tests::sha256sum(&file);
     // The file is replaced by a plugin that crashes as soon as it runs: the
     // lock must stop it before it is even loaded (no panic, no describe).
