@@ -70,7 +70,7 @@ pub fn run(plugin: &Path, runs: usize) -> Result<()> {
     let mut cold = Vec::new();
     for _ in 0..runs {
         let dir = tempfile::tempdir()?;
-        let cache = ModuleCache::new(dir.path().to_path_buf());
+        let cache = ModuleCache::new(dir.path().join("components"));
         let t = Instant::now();
         let loaded = runtime::load_component(engine, &cache, plugin)?;
         cold.push(t.elapsed());
@@ -78,7 +78,7 @@ pub fn run(plugin: &Path, runs: usize) -> Result<()> {
     }
 
     let dir = tempfile::tempdir()?;
-    let cache = ModuleCache::new(dir.path().to_path_buf());
+    let cache = ModuleCache::new(dir.path().join("components"));
     runtime::load_component(engine, &cache, plugin)?;
     let mut warm = Vec::new();
     for _ in 0..runs {
@@ -129,31 +129,61 @@ pub fn hostbuild_binary() -> Result<std::path::PathBuf> {
     Ok(dir.join("hostbuild"))
 }
 
+/// The trivial step (`true`) of the container-steps guest, run through
+/// `hostbuild run` with a private compile cache and output tree.
+pub struct TrivialStep {
+    hostbuild: std::path::PathBuf,
+    cache: tempfile::TempDir,
+    out: tempfile::TempDir,
+}
+
+impl TrivialStep {
+    const GUEST: &'static str = "tests/guests/wasm/container-steps.wasm";
+
+    pub fn new() -> Result<Self> {
+        let hostbuild = hostbuild_binary()?;
+        anyhow::ensure!(Path::new(Self::GUEST).exists(), "{} is missing: run `cargo xtask plugins`", Self::GUEST);
+        Ok(Self { hostbuild, cache: tempfile::tempdir()?, out: tempfile::tempdir()? })
+    }
+
+    /// `hostbuild run` of the step, with `extra` arguments.
+    pub fn command(&self, extra: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.hostbuild);
+        cmd.args(["run", "--opt", "mode=true", "--explain", "--source", "examples/cmake-hello", "--out"])
+            .arg(self.out.path())
+            .arg(Self::GUEST)
+            .args(extra)
+            .env("HOSTBUILD_CACHE_DIR", self.cache.path());
+        cmd
+    }
+
+    /// The step's image tag, as a run with `--explain` names it on stderr
+    /// (`hostbuild/container-steps-<identity>-main:<hash>`).
+    pub fn image_tag(stderr: &str) -> Result<String> {
+        Ok(stderr
+            .split_whitespace()
+            .find(|w| w.starts_with("hostbuild/container-steps-") && w.contains("-main:"))
+            .context("no image tag in the output")?
+            .trim_end_matches(':')
+            .to_string())
+    }
+
+    /// `docker run --rm` of the same image and command, as hostbuild runs it.
+    pub fn docker_run(tag: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new("docker");
+        cmd.args(["run", "--rm", "--init", "--network", "none", tag, "true"]);
+        cmd
+    }
+}
+
 /// A trivial step through hostbuild against `docker run --rm`.
 pub fn step(runs: usize) -> Result<()> {
-    let hostbuild = hostbuild_binary()?;
-    let guest = Path::new("tests/guests/wasm/container-steps.wasm");
-    anyhow::ensure!(guest.exists(), "{} is missing: run `cargo xtask plugins`", guest.display());
-    let cache = tempfile::tempdir()?;
-    let out = tempfile::tempdir()?;
-    let hostbuild_run = || {
-        let mut cmd = std::process::Command::new(&hostbuild);
-        cmd.args(["run", "--opt", "mode=true", "--explain", "--source", "examples/cmake-hello", "--out"])
-            .arg(out.path())
-            .arg(guest)
-            .env("HOSTBUILD_CACHE_DIR", cache.path());
-        cmd
-    };
+    let step = TrivialStep::new()?;
+    let hostbuild_run = || step.command(&[]);
     // Warm up: builds the image and the compile cache; learn the image tag.
     let first = hostbuild_run().output()?;
     anyhow::ensure!(first.status.success(), "hostbuild run failed: {}", String::from_utf8_lossy(&first.stderr));
-    let text = String::from_utf8_lossy(&first.stderr).into_owned();
-    let tag = text
-        .split_whitespace()
-        .find(|w| w.starts_with("hostbuild/container-steps-main:"))
-        .context("no image tag in the output")?
-        .trim_end_matches(':')
-        .to_string();
+    let tag = TrivialStep::image_tag(&String::from_utf8_lossy(&first.stderr))?;
     let mut through_hostbuild = Vec::new();
     let mut plain_docker = Vec::new();
     for _ in 0..runs {
@@ -161,9 +191,7 @@ pub fn step(runs: usize) -> Result<()> {
         anyhow::ensure!(hostbuild_run().output()?.status.success(), "hostbuild run failed");
         through_hostbuild.push(t.elapsed());
         let t = Instant::now();
-        let docker = std::process::Command::new("docker")
-            .args(["run", "--rm", "--init", "--network", "none", &tag, "true"])
-            .output()?;
+        let docker = TrivialStep::docker_run(&tag).output()?;
         anyhow::ensure!(docker.status.success(), "docker run failed");
         plain_docker.push(t.elapsed());
     }
@@ -180,4 +208,16 @@ pub fn step(runs: usize) -> Result<()> {
         median(&through_hostbuild).as_secs_f64() / median(&plain_docker).as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_step_image_tag_is_found_with_its_identity() {
+        let stderr =
+            "[container-steps:image:main] reusing hostbuild/container-steps-5372ff2a96db-main:57dafa6988a23fe8: \
+                      no input changed";
+        let tag = super::TrivialStep::image_tag(stderr).unwrap();
+        assert_eq!(tag, "hostbuild/container-steps-5372ff2a96db-main:57dafa6988a23fe8");
+    }
 }

@@ -4,13 +4,12 @@
 //! tests/fixtures/swarm.sh and undone after, with a loopback registry), and
 //! `docker run --rm` of the same image, alternated run by run.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bench::{hostbuild_binary, ms};
+use crate::bench::{ms, TrivialStep};
 
 /// The one-node swarm, left when dropped.
 struct Swarm;
@@ -73,22 +72,10 @@ impl Drop for Registry {
 }
 
 pub fn run(runs: usize) -> Result<()> {
-    let hostbuild = hostbuild_binary()?;
-    let guest = Path::new("tests/guests/wasm/container-steps.wasm");
-    anyhow::ensure!(guest.exists(), "{} is missing: run `cargo xtask plugins`", guest.display());
+    let step = TrivialStep::new()?;
     let swarm = Swarm::up()?;
     let registry = Registry::start()?;
-    let cache = tempfile::tempdir()?;
-    let out = tempfile::tempdir()?;
-    let hostbuild_run = |engine: &[&str]| {
-        let mut cmd = Command::new(&hostbuild);
-        cmd.args(["run", "--opt", "mode=true", "--explain", "--source", "examples/cmake-hello", "--out"])
-            .arg(out.path())
-            .arg(guest)
-            .args(engine)
-            .env("HOSTBUILD_CACHE_DIR", cache.path());
-        cmd
-    };
+    let hostbuild_run = |engine: &[&str]| step.command(engine);
     let swarm_args = ["--engine", "swarm", "--registry", &format!("127.0.0.1:{}", registry.port)];
     let timed = |mut cmd: Command, what: &str| -> Result<(Duration, String)> {
         let t = Instant::now();
@@ -101,19 +88,12 @@ pub fn run(runs: usize) -> Result<()> {
     // Warm up: the image built and pushed, the plugin compiled; the tag.
     let (_, text) = timed(hostbuild_run(&[]), "hostbuild run")?;
     timed(hostbuild_run(&swarm_args), "hostbuild run --engine swarm")?;
-    let tag = text
-        .split_whitespace()
-        .find(|w| w.starts_with("hostbuild/container-steps-") && w.contains("-main:"))
-        .context("no image tag in the output")?
-        .trim_end_matches(':')
-        .to_string();
+    let tag = TrivialStep::image_tag(&text)?;
     let (mut local, mut on_swarm, mut docker) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         local.push(timed(hostbuild_run(&[]), "hostbuild run")?.0);
         on_swarm.push(timed(hostbuild_run(&swarm_args), "hostbuild run --engine swarm")?.0);
-        let mut plain = Command::new("docker");
-        plain.args(["run", "--rm", "--init", "--network", "none", &tag, "true"]);
-        docker.push(timed(plain, "docker run")?.0);
+        docker.push(timed(TrivialStep::docker_run(&tag), "docker run")?.0);
     }
     drop(registry);
     drop(swarm);
