@@ -64,7 +64,7 @@ pub fn container_body(
             let (typ, from) = match &m.lent {
                 Lent::Source => (MountType::BIND, source.display().to_string()),
                 Lent::Output => (MountType::BIND, output.display().to_string()),
-                Lent::Cache(volume) => (MountType::VOLUME, volume.clone()),
+                Lent::Cache(volume) | Lent::Volume(volume) => (MountType::VOLUME, volume.clone()),
                 Lent::Dir(dir) => (MountType::BIND, dir.display().to_string()),
             };
             Mount {

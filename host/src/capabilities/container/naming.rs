@@ -13,12 +13,9 @@ pub const LABEL_CACHE: &str = "hostbuild.cache";
 /// a plugin's image. Plugins cannot retag anything under `hostbuild/`.
 pub const HELPER_IMAGE: &str = "hostbuild/bookworm:amd64";
 
-/// What every cache volume's name begins with.
-pub const CACHE_VOLUME_PREFIX: &str = "hostbuild-cache-";
-
 /// The name of a plugin's cache volume.
 pub fn cache_volume(plugin_key: &str) -> String {
-    format!("{CACHE_VOLUME_PREFIX}{plugin_key}")
+    format!("hostbuild-cache-{plugin_key}")
 }
 
 /// `<name>-<12 hex digits of the identity's sha256>`; the identity is the

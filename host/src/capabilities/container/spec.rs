@@ -86,6 +86,9 @@ pub enum Lent {
     Output,
     /// The platform's cache volume.
     Cache(String),
+    /// A named volume of hostbuild's own, not a cache (a swarm node's
+    /// staged source or output tree).
+    Volume(String),
     /// A host directory the user lent (`--mount`).
     Dir(PathBuf),
 }

@@ -57,13 +57,13 @@ pub fn service_spec(spec: &ContainerSpec, at: &Placement<'_>) -> ServiceSpec {
                 (Lent::Output, Sources::Bind { output, .. }) => (MountType::BIND, output.display().to_string()),
                 (Lent::Source, Sources::Staged { source, .. }) => (MountType::VOLUME, source.clone()),
                 (Lent::Output, Sources::Staged { output, .. }) => (MountType::VOLUME, output.clone()),
-                (Lent::Cache(volume), _) => (MountType::VOLUME, volume.clone()),
+                (Lent::Cache(volume) | Lent::Volume(volume), _) => (MountType::VOLUME, volume.clone()),
                 (Lent::Dir(dir), _) => (MountType::BIND, dir.display().to_string()),
             };
             // A cache volume a node creates for this mount carries the
             // label a local one gets, so `hostbuild cache` finds it there.
             let volume_options = match &m.lent {
-                Lent::Cache(volume) if volume.starts_with(naming::CACHE_VOLUME_PREFIX) => {
+                Lent::Cache(_) => {
                     let platform = spec.labels.get(lifecycle::LABEL_PLUGIN).cloned().unwrap_or_default();
                     // With a driver named, the node's executor creates the
                     // volume (labels included) before the container; without

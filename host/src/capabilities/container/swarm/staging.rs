@@ -136,8 +136,8 @@ impl StagedPlatform {
         extra: &[String],
     ) -> ContainerSpec {
         let mut mounts = vec![
-            SpecMount { target: "/stage/src".into(), lent: Lent::Cache(self.source_volume()), read_only: false },
-            SpecMount { target: "/stage/out".into(), lent: Lent::Cache(self.output_volume()), read_only: false },
+            SpecMount { target: "/stage/src".into(), lent: Lent::Volume(self.source_volume()), read_only: false },
+            SpecMount { target: "/stage/out".into(), lent: Lent::Volume(self.output_volume()), read_only: false },
         ];
         for (i, volume) in extra.iter().enumerate() {
             mounts.push(SpecMount {
