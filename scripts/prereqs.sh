@@ -11,10 +11,12 @@
 #     binfmt-support, mmdebstrap and arch-test (mmdebstrap needs arch-test to
 #     bootstrap a foreign architecture), ca-certificates, git
 #   - the wasm32-wasip2 Rust target (to build plugins)
-#   - binfmt_misc mounted with the qemu-arm and qemu-aarch64 handlers enabled,
-#     then a self-check that armhf and arm64 binaries really execute
+#   - binfmt_misc mounted with the handlers architectures.tsv names
+#     (qemu-arm, qemu-aarch64) enabled, then a self-check that binaries of
+#     each foreign architecture (armhf, arm64) really execute
 #   - dockerd running (started in the background when it is not)
-#   - the offline base images hostbuild/bookworm:{amd64,armv7,arm64}
+#   - the offline base images hostbuild/bookworm:SHORT, one per line of
+#     architectures.tsv
 # Testing (--test) adds:
 #   - docker-registry (the loopback OCI registry of the tests; never started
 #     as a service), python3 with venv, tmux, man-db (renders the man pages)
@@ -56,12 +58,16 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
+# The foreign architectures (architectures.tsv): binfmt handlers and Debian names.
+HANDLERS=$(awk '!/^#/ && NF == 7 && $7 != "-" {print $7}' architectures.tsv)
+FOREIGN=$(awk '!/^#/ && NF == 7 && $7 != "-" {print $5, $7}' architectures.tsv)
+
 step "QEMU user emulation" "apt-get install qemu-user-static binfmt-support arch-test; binfmt_misc must be mountable (run as root)"
 if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
   log "mounting binfmt_misc"
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 fi
-for handler in qemu-arm qemu-aarch64; do
+for handler in $HANDLERS; do
   if [ "$(head -n1 "/proc/sys/fs/binfmt_misc/$handler" 2>/dev/null)" != enabled ]; then
     log "enabling the $handler binfmt handler"
     update-binfmts --import "$handler" 2>/dev/null || true
@@ -69,17 +75,17 @@ for handler in qemu-arm qemu-aarch64; do
   fi
 done
 # Self-check before any long work: the foreign-architecture path mmdebstrap
-# and the armv7/arm64 steps use must really run binaries.
-for handler in qemu-arm qemu-aarch64; do
+# and the foreign-architecture steps use must really run binaries.
+for handler in $HANDLERS; do
   update-binfmts --display "$handler" 2>/dev/null | grep -q "$handler (enabled)" ||
     fail "the $handler binfmt handler is not enabled" "apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable $handler"
 done
 command -v arch-test >/dev/null || fail "arch-test is missing (mmdebstrap needs it for foreign architectures)" "apt-get install arch-test"
-for arch in armhf arm64; do
+while read -r arch handler; do
   arch-test "$arch" >/dev/null 2>&1 ||
     fail "$arch binaries do not execute on this machine (arch-test $arch: $(arch-test "$arch" 2>&1 | tail -n1))" \
-      "apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable qemu-${arch/armhf/arm}"
-done
+      "apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable $handler"
+done <<<"$FOREIGN"
 
 step "the Docker engine" "see /var/log/hostbuild-dockerd.log; apt-get install docker.io iptables"
 if ! docker version >/dev/null 2>&1; then

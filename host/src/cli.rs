@@ -409,8 +409,8 @@ pub struct RunArgs {
     /// platform (step, elapsed time, latest output), `plain` prints
     /// greppable lines for CI logs, `json` the versioned JSON-lines events;
     /// `auto` is tty on a terminal, plain otherwise.
-    #[arg(long, env = "HOSTBUILD_PROGRESS", value_enum, default_value_t = crate::capabilities::log::Progress::Auto, value_name = "MODE")]
-    pub progress: crate::capabilities::log::Progress,
+    #[arg(long, env = "HOSTBUILD_PROGRESS", value_enum, default_value_t = crate::console::Progress::Auto, value_name = "MODE")]
+    pub progress: crate::console::Progress,
 
     /// How many platforms run at once; each has its own output tree.
     #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
@@ -602,7 +602,7 @@ impl Cli {
     /// Whether the command asked for JSON output.
     pub fn json(&self) -> bool {
         match &self.command {
-            Command::Run(a) => a.json || a.progress == crate::capabilities::log::Progress::Json,
+            Command::Run(a) => a.json || a.progress == crate::console::Progress::Json,
             Command::Inspect(a) => a.json,
             Command::Doctor(a) => a.json,
             Command::Clean(a) => a.json,

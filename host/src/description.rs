@@ -69,28 +69,18 @@ pub fn kind_text(kind: &OptionKind) -> String {
     }
 }
 
-/// Capabilities as short words, e.g. `container, emulation:arm, gpu`.
+/// Capabilities as short words, e.g. `container, emulation:arm, gpu` (the
+/// grant words; declared variables are listed apart).
 pub fn capability_words(c: &Capabilities) -> Vec<String> {
-    let mut words = Vec::new();
-    if c.container {
-        words.push("container".to_string());
-    }
-    for arch in &c.emulation {
-        words.push(format!("emulation:{}", arch_name(*arch)));
-    }
-    if c.gpu {
-        words.push("gpu".into());
-    }
-    if c.network_during_build {
-        words.push("network".into());
-    }
-    if c.image_network {
-        words.push("image-network".into());
-    }
-    if c.publish {
-        words.push("publish".into());
-    }
-    words
+    use crate::project::grants::{Grant, Grants};
+    let mut declared = Grants { env: Vec::new(), ..Grants::all_of(c) }.list();
+    // Shown with emulation right after `container` (a stable sort).
+    declared.sort_by_key(|g| match g {
+        Grant::Container => 0,
+        Grant::Emulation(_) => 1,
+        _ => 2,
+    });
+    declared.iter().map(Grant::to_string).collect()
 }
 
 pub fn arch_name(arch: CpuArch) -> &'static str {

@@ -7,12 +7,10 @@ use crate::artifact::characteristics::{NoCommit, COMMIT_VARS};
 use crate::artifact::checked::CheckError;
 use crate::artifact::publish::PublishError;
 use crate::artifact::pull::PullError;
-use crate::capabilities::artifacts::open::OpenError;
-use crate::capabilities::artifacts::store::StoreError;
 use crate::capabilities::container::swarm::SwarmError;
 use crate::capabilities::container::trust::TrustError;
-use crate::capabilities::container::EngineError;
-use crate::capabilities::log::sanitize::sanitize;
+use crate::console::sanitize::sanitize;
+use crate::docker::EngineError;
 use crate::options::OptionError;
 use crate::output_tree::OutputTreeError;
 use crate::pipeline::{ArtifactRefused, UnsafeOutput};
@@ -22,6 +20,8 @@ use crate::registry::checked::ImageRefused;
 use crate::registry::publish::RegistryError;
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::{CacheError, CallError, LoadError};
+use crate::store::open::OpenError;
+use crate::store::StoreError;
 
 /// The exit statuses of `hostbuild`, documented in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -610,7 +610,7 @@ pub fn print(report: &Report, json: bool) {
         let _ = writeln!(
             err,
             "{}",
-            serde_json::json!({"v": crate::capabilities::log::EVENTS_VERSION, "type": "error", "error": report})
+            serde_json::json!({"v": crate::console::EVENTS_VERSION, "type": "error", "error": report})
         );
         return;
     }

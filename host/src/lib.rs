@@ -1,18 +1,24 @@
 //! hostbuild: a build host whose platforms are sandboxed WebAssembly
 //! components. Module map: `cli` (clap definitions), `commands` (one file
 //! per subcommand), `runtime` (engine, compile cache, bindings, limits),
-//! `capabilities` (one folder per WIT interface), `description` and
-//! `options` (what a plugin declares, checked), `output_tree` (the trees a
-//! plugin's work lands in, touched safely), `pipeline` (one platform's run:
-//! images, build, checks, publishing), `diagnostics` (error → message, hint,
-//! exit status).
+//! `capabilities` (one folder per WIT interface: binding, backend trait,
+//! backends), `docker` (the engine, owned containers, images, names),
+//! `store` (object stores), `console` (stderr, live display, JSON events),
+//! `arch` (the architecture table), `description` and `options` (what a
+//! plugin declares, checked), `output_tree` (the trees a plugin's work
+//! lands in, touched safely), `pipeline` (one platform's run: images,
+//! build, checks, publishing), `diagnostics` (error → message, hint, exit
+//! status).
 
+pub mod arch;
 pub mod artifact;
 pub mod capabilities;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod description;
 pub mod diagnostics;
+pub mod docker;
 pub mod interrupt;
 pub mod options;
 pub mod output_tree;
@@ -20,4 +26,5 @@ pub mod pipeline;
 pub mod project;
 pub mod registry;
 pub mod runtime;
+pub mod store;
 pub mod units;

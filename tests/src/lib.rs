@@ -127,6 +127,12 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether the engine has the NVIDIA runtime (a GPU machine with
+/// nvidia-container-toolkit): GPU tests take the path that exists here.
+pub fn nvidia_runtime() -> bool {
+    docker(&["info", "--format", "{{json .Runtimes}}"]).contains("\"nvidia\"")
+}
+
 /// Containers (running or not) carrying `label` (`key` or `key=value`).
 pub fn containers_with(label: &str) -> Vec<String> {
     docker(&["ps", "-aq", "--filter", &format!("label={label}")]).lines().map(str::to_string).collect()

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use hostbuild::capabilities::artifacts::store::Transfer;
+use hostbuild::store::Transfer;
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret-value";

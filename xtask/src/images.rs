@@ -14,17 +14,12 @@ use crate::hinted;
 
 const PREREQS: &str = "run `bash scripts/prereqs.sh`: it installs mmdebstrap, arch-test and QEMU, starts dockerd and checks that armhf and arm64 binaries execute";
 
-/// (tag, Debian architecture, Docker platform, expected `Architecture/Variant`).
-pub const BASE_IMAGES: &[(&str, &str, &str, &str)] = &[
-    ("hostbuild/bookworm:amd64", "amd64", "linux/amd64", "amd64/"),
-    ("hostbuild/bookworm:armv7", "armhf", "linux/arm/v7", "arm/v7"),
-    ("hostbuild/bookworm:arm64", "arm64", "linux/arm64", "arm64/"),
-];
-
 pub fn build_all(force: bool) -> Result<()> {
     let mut mirror = None;
-    for (tag, arch, platform, expected) in BASE_IMAGES {
-        if !force && architecture(tag).as_deref() == Some(*expected) {
+    // One base image per line of architectures.tsv.
+    for a in hostbuild::arch::all() {
+        let (tag, arch, platform, expected) = (&a.base_image(), a.debian, a.docker, a.image);
+        if !force && architecture(tag).as_deref() == Some(expected) {
             eprintln!("[xtask] {tag} is present ({expected})");
             continue;
         }
@@ -51,7 +46,7 @@ pub fn build_all(force: bool) -> Result<()> {
             ));
         }
         let got = architecture(tag).unwrap_or_default();
-        if got != *expected {
+        if got != expected {
             return Err(hinted(
                 format!("{tag} was built with architecture {got}, expected {expected}"),
                 format!("QEMU user emulation for {platform} may be missing; {PREREQS}"),

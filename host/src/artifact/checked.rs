@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::capabilities::artifacts::store::FileSlice;
 use crate::output_tree::{LentDir, TreeError};
+use crate::store::FileSlice;
 
 /// What an artifact is for: where it goes in a set, and how it is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

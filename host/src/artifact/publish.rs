@@ -27,7 +27,7 @@ use super::checked::{CheckError, CheckedArtifact, UserFile};
 use super::layout::{Layout, SetId, LOCK, MANIFEST};
 use super::manifest::{FileEntry, FileRole, Manifest};
 use super::meta::{self, LIBMXNET_META};
-use crate::capabilities::artifacts::store::{ObjectStore, Staged, StoreError};
+use crate::store::{ObjectStore, Staged, StoreError};
 
 /// What to publish: checked artifacts ([`publish`]), or files the user
 /// named, hashed while their bytes are staged ([`publish_user_files`]).
@@ -367,7 +367,7 @@ mod tests {
     use super::*;
     use crate::artifact::checked::{CheckedArtifact, Role};
     use crate::artifact::layout::Linkage;
-    use crate::capabilities::artifacts::local::LocalStore;
+    use crate::store::local::LocalStore;
 
     fn files_under(dir: &Path) -> Vec<String> {
         let mut found = Vec::new();

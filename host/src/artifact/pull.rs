@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::layout::{Layout, SetId, LOCK, MANIFEST};
 use super::manifest::Manifest;
 use super::meta::{libmxnet_meta, LIBMXNET_META};
-use crate::capabilities::artifacts::store::{check_key, ObjectStore, StoreError};
+use crate::store::{check_key, ObjectStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {

@@ -11,11 +11,12 @@ use crate::artifact::checked::{CheckError, CheckedArtifact, Role, UserFile};
 use crate::artifact::layout::{Layout, Linkage, SetId};
 use crate::artifact::publish::{publish_user_files, Publication};
 use crate::artifact::pull::{pull, sets, SetState};
-use crate::capabilities::artifacts::open::{open_with, StoreSettings};
-use crate::capabilities::log::{transfer, Console, LogSink, Progress};
+use crate::capabilities::log::LogSink;
 use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
+use crate::console::{transfer, Console, Progress};
 use crate::diagnostics::ExitStatus;
 use crate::project::config::Located;
+use crate::store::open::{open_with, StoreSettings};
 
 /// The set the flags name, each characteristic found as documented.
 fn set_id(set: SetArgs, l: &LinkageArgs) -> Result<SetId, NoCommit> {

@@ -12,13 +12,14 @@ use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBu
 use bollard::Docker;
 
 use super::common;
-use crate::capabilities::container::naming::LABEL_CACHE as LABEL;
 use crate::capabilities::container::swarm::nodes::NodeInfo;
 use crate::capabilities::container::swarm::{staging, Swarm, SwarmError};
-use crate::capabilities::container::{engine, lifecycle, EngineError};
-use crate::capabilities::log::{Console, LogSink};
+use crate::capabilities::log::LogSink;
 use crate::cli::{CacheArgs, CacheCommand, EngineArgs, SwarmArgs};
+use crate::console::Console;
 use crate::diagnostics::ExitStatus;
+use crate::docker::naming::LABEL_CACHE as LABEL;
+use crate::docker::{engine, lifecycle, EngineError};
 
 /// One cache volume, on one node.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -158,7 +159,7 @@ const VOLUME_LINE: &str = "hostbuild-volume ";
 async fn node_volumes(
     swarm: &Swarm,
     node: &NodeInfo,
-    helper: &crate::capabilities::container::images::BuiltImage,
+    helper: &crate::docker::images::BuiltImage,
 ) -> Result<Vec<Volume>, SwarmError> {
     let script = format!(
         "set -e; curl -fsS --unix-socket /var/run/docker.sock http://engine/system/df \

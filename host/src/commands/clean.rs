@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::capabilities::container::lifecycle::{self, Unproven};
-use crate::capabilities::container::{engine, swarm};
+use crate::capabilities::container::swarm;
 use crate::cli::CleanArgs;
 use crate::diagnostics::ExitStatus;
+use crate::docker::engine;
+use crate::docker::lifecycle::{self, Unproven};
 
 pub async fn clean(args: CleanArgs) -> anyhow::Result<ExitStatus> {
     let (docker, _) = engine::connect_default().await?;

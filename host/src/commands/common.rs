@@ -8,16 +8,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::Usage;
-use crate::capabilities::container::engine::EngineInfo;
+use crate::arch::{binfmt_enabled, TargetPlatform};
 use crate::capabilities::container::hardening::ContainerLimits;
-use crate::capabilities::container::images::{self, BuiltImage};
 use crate::capabilities::container::swarm::{SwarmError, SwarmOptions};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{binfmt_enabled, emulation_handler, DirMount, EngineError};
+use crate::capabilities::container::DirMount;
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::Lent;
 use crate::cli::{EngineArgs, EngineKind, LimitArgs, SwarmArgs};
 use crate::description::{validate, PlatformInfo};
+use crate::docker::engine::EngineInfo;
+use crate::docker::images::{self, BuiltImage};
+use crate::docker::EngineError;
 use crate::project::config::Located;
 use crate::project::lock::Lockfile;
 use crate::project::resolve::{self, Resolved};
@@ -175,7 +177,7 @@ pub async fn open(path: &Path, cache: &Path, limits: Limits, log: Arc<dyn LogSin
     Ok(Opened { loaded, plugin, info })
 }
 
-pub use crate::capabilities::container::images::ImageBuild;
+pub use crate::docker::images::ImageBuild;
 
 /// Checks what the recipes need from this machine (GPU runtime unless
 /// `gpu` is false, QEMU handlers), then builds or reuses each image.
@@ -192,7 +194,7 @@ pub async fn build_images(
         return Err(EngineError::NoGpuRuntime { plugin: info.name.clone(), runtimes });
     }
     for r in recipes {
-        if let Some(handler) = emulation_handler(&r.platform).filter(|h| !binfmt_enabled(h)) {
+        if let Some(handler) = TargetPlatform::parse(&r.platform).binfmt().filter(|h| !binfmt_enabled(h)) {
             return Err(EngineError::NoEmulation { platform: r.platform.clone(), handler: handler.into() });
         }
     }

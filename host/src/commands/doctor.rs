@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::capabilities::container::{binfmt_enabled, engine, naming};
+use crate::arch::binfmt_enabled;
 use crate::cli::DoctorArgs;
 use crate::diagnostics::ExitStatus;
+use crate::docker::{engine, naming};
 use crate::runtime::{private_dir, CacheError};
 
 #[derive(Serialize)]
 struct Check {
-    name: &'static str,
+    name: String,
     ok: bool,
     /// A missing optional item does not fail `doctor`.
     required: bool,
@@ -27,14 +28,14 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
     let engine = engine::connect(Duration::from_secs(5)).await;
     checks.push(match &engine {
         Ok((_, info)) => Check {
-            name: "docker engine",
+            name: "docker engine".into(),
             ok: true,
             required: true,
             detail: format!("Docker {} at {} (API {})", info.version, info.endpoint, info.api_version),
             fix: None,
         },
         Err(e) => Check {
-            name: "docker engine",
+            name: "docker engine".into(),
             ok: false,
             required: true,
             detail: e.to_string(),
@@ -46,7 +47,7 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
         // preparation): never a plugin's.
         let present = docker.inspect_image(naming::HELPER_IMAGE).await.is_ok();
         checks.push(Check {
-            name: "hostbuild image",
+            name: "hostbuild image".into(),
             ok: present,
             required: true,
             detail: if present {
@@ -57,10 +58,10 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
             fix: (!present).then(|| format!("cargo xtask images (makes the offline base images); {PREREQS}")),
         });
     }
-    for (handler, arch) in [("qemu-arm", "armv7"), ("qemu-aarch64", "arm64")] {
+    for (handler, arch) in crate::arch::all().iter().filter_map(|a| Some((a.binfmt?, a.short))) {
         let enabled = binfmt_enabled(handler);
         checks.push(Check {
-            name: if arch == "armv7" { "qemu armv7 emulation" } else { "qemu arm64 emulation" },
+            name: format!("qemu {arch} emulation"),
             ok: enabled,
             required: true,
             detail: if enabled {
@@ -82,7 +83,7 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
     }
     let nvidia = engine.as_ref().is_ok_and(|(_, i)| i.runtimes.iter().any(|r| r == "nvidia"));
     checks.push(Check {
-        name: "nvidia runtime",
+        name: "nvidia runtime".into(),
         ok: nvidia,
         required: false,
         detail: if nvidia {
@@ -94,7 +95,7 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
     });
     let wasm_target = wasm_target_installed();
     checks.push(Check {
-        name: "wasm32-wasip2 target",
+        name: "wasm32-wasip2 target".into(),
         ok: wasm_target,
         required: false,
         detail: if wasm_target {
@@ -110,7 +111,7 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
         None => Err(CacheError::NoDirectory),
     };
     checks.push(Check {
-        name: "cache directory",
+        name: "cache directory".into(),
         ok: private.is_ok(),
         required: true,
         detail: match (&private, &cache) {
@@ -153,7 +154,7 @@ async fn swarm_checks(docker: Option<&bollard::Docker>) -> Vec<Check> {
     let info = docker.info().await.ok().and_then(|i| i.swarm).unwrap_or_default();
     let manager = info.control_available == Some(true);
     let mut checks = vec![Check {
-        name: "swarm manager",
+        name: "swarm manager".into(),
         ok: manager,
         required: true,
         detail: if manager {
@@ -179,7 +180,7 @@ async fn swarm_checks(docker: Option<&bollard::Docker>) -> Vec<Check> {
         archs.dedup();
         let ready = nodes.iter().filter(|n| n.ready).count();
         checks.push(Check {
-            name: "swarm nodes",
+            name: "swarm nodes".into(),
             ok: ready > 0,
             required: true,
             detail: format!(
@@ -192,7 +193,7 @@ async fn swarm_checks(docker: Option<&bollard::Docker>) -> Vec<Check> {
         });
         let gpus: i64 = nodes.iter().filter(|n| n.ready).map(|n| n.gpus).sum();
         checks.push(Check {
-            name: "swarm GPUs",
+            name: "swarm GPUs".into(),
             ok: gpus > 0,
             required: false,
             detail: format!("{gpus} {GPU_RESOURCE} generic resource(s) on ready nodes"),

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::common;
-use crate::capabilities::log::sanitize::sanitize;
-use crate::capabilities::log::Console;
 use crate::cli::InspectArgs;
+use crate::console::sanitize::sanitize;
+use crate::console::Console;
 use crate::description::{capability_words, kind_text};
 use crate::diagnostics::ExitStatus;
 use crate::options::{check_unscoped, resolve};
@@ -22,7 +22,7 @@ pub async fn inspect(args: InspectArgs, cache: PathBuf, verbose: bool) -> anyhow
         true => {
             check_unscoped(&[&opened.info], &args.options)?;
             let options = resolve(&opened.info, &resolved.options_with(&opened.info.name, &args.options))?;
-            opened.plugin.lent_mut().allowed = Some(resolved.grants(&opened.info).allow(&opened.info.capabilities));
+            opened.plugin.lent_mut().gate.allow(resolved.grants(&opened.info).allow(&opened.info.capabilities));
             Some(opened.plugin.image(&options).await?)
         }
         false => None,

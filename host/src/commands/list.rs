@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::common;
-use crate::capabilities::log::{Console, LogSink};
+use crate::capabilities::log::LogSink;
 use crate::cli::ListArgs;
+use crate::console::Console;
 use crate::description::capability_words;
 use crate::diagnostics::ExitStatus;
 use crate::project::{bundled, resolve};

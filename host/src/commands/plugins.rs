@@ -8,14 +8,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::EngineError;
-use crate::capabilities::container::{engine, images};
-use crate::capabilities::log::{Console, Level, LogSink};
+use crate::capabilities::log::{Level, LogSink};
 use crate::cli::{LockArgs, PluginsArgs, PluginsCommand};
+use crate::console::Console;
 use crate::diagnostics::ExitStatus;
+use crate::docker::EngineError;
+use crate::docker::{engine, images};
 use crate::options::resolve;
 use crate::project::config::{self, Located, PluginEntry, PROJECT_FILE};
-use crate::project::grants::Grants;
+use crate::project::grants::{Grant, Grants, NotAGrant};
 use crate::project::lock::{LockedPlugin, Lockfile, LOCK_FILE};
 use crate::project::resolve::fetch;
 use crate::project::{oci, ProjectError};
@@ -38,7 +39,7 @@ impl Locker {
         let mut base_images = BTreeMap::new();
         if o.info.capabilities.container {
             let options = resolve(&o.info, &entry.raw_options(name))?;
-            o.plugin.lent_mut().allowed = Some(o.info.capabilities.clone());
+            o.plugin.lent_mut().gate.allow(o.info.capabilities.clone());
             let recipes = o.plugin.image(&options).await?;
             base_images = images::base_image_ids(&self.docker().await?, &recipes).await;
         }
@@ -191,32 +192,13 @@ async fn add(
     Ok(ExitStatus::Success)
 }
 
-/// `container`, `gpu`, `network`, `image-network`, `publish`, `write-source`,
-/// `emulation:ARCH`, `env:VAR`, `push:PREFIX`.
+/// Grant words (`container`, `emulation:arm`, ...: [`Grant`]) as grants.
 fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
     let mut grants = Grants::default();
     for word in words {
-        match word.split_once(':') {
-            None if word == "container" => grants.container = true,
-            None if word == "gpu" => grants.gpu = true,
-            None if word == "network" => grants.network = true,
-            None if word == "image-network" => grants.image_network = true,
-            None if word == "publish" => grants.publish = true,
-            None if word == "write-source" => grants.write_source = true,
-            Some(("emulation", arch)) if ["arm", "arm64", "amd64"].contains(&arch) => {
-                grants.emulation.push(arch.into())
-            }
-            Some(("env", var)) if !var.is_empty() => grants.env.push(var.into()),
-            Some(("push", prefix)) if !prefix.is_empty() => grants.push.push(prefix.into()),
-            _ => {
-                return Err(Usage {
-                    message: format!("`{word}` is not a grant"),
-                    hint: "grants: container, gpu, network, image-network, publish, write-source, \
-                           emulation:arm|arm64|amd64, env:VAR, push:PREFIX"
-                        .into(),
-                })
-            }
-        }
+        let grant: Grant =
+            word.parse().map_err(|e: NotAGrant| Usage { message: e.to_string(), hint: NotAGrant::hint() })?;
+        grants.give(grant);
     }
     Ok(grants)
 }

@@ -11,19 +11,20 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{common, Usage};
 use crate::artifact::characteristics;
-use crate::capabilities::artifacts::open::{open_with as open_store, OpenError, StoreSettings};
-use crate::capabilities::artifacts::s3::S3Store;
-use crate::capabilities::artifacts::store::ObjectStore;
 use crate::capabilities::container::swarm::{self, staging, Swarm, SwarmOptions};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{engine, lifecycle, EngineError};
-use crate::capabilities::log::{Console, Level, LogSink};
+use crate::capabilities::log::{Level, LogSink};
 use crate::cli::RunArgs;
+use crate::console::Console;
 use crate::diagnostics::ExitStatus;
+use crate::docker::{engine, lifecycle, EngineError};
 use crate::interrupt::{shutdown_signal, Interrupted};
 use crate::options::check_unscoped;
 use crate::pipeline::{run_platform, step_summary, PlatformSummary, RunSettings};
 use crate::project::resolve::Resolved;
+use crate::store::open::{open_with as open_store, OpenError, StoreSettings};
+use crate::store::s3::S3Store;
+use crate::store::ObjectStore;
 
 pub async fn run(args: RunArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log: Arc<dyn LogSink> = Arc::new(Console::with_progress(verbose, args.json, args.progress));

@@ -11,14 +11,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{engine, lifecycle, local, naming, EngineError, User};
-use crate::capabilities::log::Console;
+use crate::capabilities::container::{error_message, local, ContainerSpec, StepHost, User};
 use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
+use crate::console::Console;
 use crate::diagnostics::ExitStatus;
+use crate::docker::{engine, lifecycle, naming, EngineError};
 use crate::options::{check_unscoped, resolve};
 use crate::output_tree::{LentDir, OutputTree};
-use crate::runtime::bindings::container::ContainerError;
+use crate::runtime::bindings::container::{ContainerError, Mount, Step, Volume};
+
+/// `CCACHE_MAXSIZE` in the shell: `run --ccache-size`'s default.
+const DEFAULT_CCACHE_SIZE: &str = "10G";
 
 pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log = Arc::new(Console::new(verbose, false));
@@ -37,7 +41,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
     {
         // As in `run`: recipes may read the source (e.g. dependency lists).
         let lent = o.plugin.lent_mut();
-        lent.allowed = Some(allowed.clone());
+        lent.gate.allow(allowed.clone());
         let source = LentDir::open_ambient(&source).context("cannot open the source directory")?;
         lent.workspace = Workspace::new(source, tree.clone(), limits.memory_bytes as u64);
     }
@@ -60,21 +64,9 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         owner: &key,
     };
     let images = common::build_images(&docker, &info, &o.info, std::slice::from_ref(recipe), log.as_ref(), how).await?;
-    let image = &images[&recipe.name];
     let run_id = format!("shell-{}", std::process::id());
     let user = User::invoking();
-    let mut cmd = std::process::Command::new("docker");
-    cmd.args(["run", "--rm", "--init", "--platform", &image.platform, "--user", &user.to_string()]);
-    cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });
-    for (k, v) in lifecycle::labels(&run_id, &o.info.name) {
-        cmd.args(["--label", &format!("{k}={v}")]);
-    }
     let (dirs, writable) = common::lent_dirs(&resolved, &args.lend.mounts, args.lend.write_source)?;
-    cmd.args(["-v", &format!("{}:/work/src{}", source.display(), if writable { "" } else { ":ro" })]);
-    for d in &dirs {
-        cmd.args(["-v", &format!("{}:{}{}", d.host.display(), d.target(), if d.read_only { ":ro" } else { "" })]);
-    }
-    cmd.args(["-v", &format!("{}:/work/out", output.display())]);
     // Made and handed to the user as `run` does (a sudo user's shell could
     // not write a volume docker made for root).
     let volume = naming::cache_volume(&key);
@@ -86,12 +78,46 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
             ContainerError::UnknownImage(m) | ContainerError::InvalidStep(m) => EngineError::Api(m),
         },
     )?;
-    cmd.args(["-v", &format!("{volume}:/work/cache")]);
-    // The sandbox of every container: no new privileges, no capabilities,
-    // the limits; no NVIDIA devices.
-    cmd.args(settings.limits.docker_flags()).args(["-e", "NVIDIA_VISIBLE_DEVICES=void"]);
-    cmd.args(["-e", "CCACHE_DIR=/work/cache", "-e", "HOME=/tmp", "-w", "/work/out", &image.tag]);
-    cmd.args(if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() });
+    // The container a step of this image would get (mounts, user, labels,
+    // the sandbox, no NVIDIA devices), with the shell's command and the
+    // network of `docker run`, from the same spec steps are made from.
+    let mount = |volume, target: &str| Mount { volume, target: target.into() };
+    let step = Step {
+        name: "shell".into(),
+        image: recipe.name.clone(),
+        argv: if args.command.is_empty() { vec!["bash".to_string()] } else { args.command.clone() },
+        env: vec![],
+        workdir: Some("/work/out".into()),
+        mounts: vec![
+            mount(Volume::Source, "/work/src"),
+            mount(Volume::Output, "/work/out"),
+            mount(Volume::Cache, "/work/cache"),
+        ],
+        gpu: None,
+    };
+    let host = StepHost {
+        run_id: run_id.clone(),
+        plugin: o.info.name.clone(),
+        images,
+        source: source.clone(),
+        output: output.clone(),
+        cache_volume: volume,
+        user,
+        network: true,
+        gpu: false,
+        source_writable: writable,
+        dirs,
+        ccache_size: DEFAULT_CCACHE_SIZE.into(),
+        proxies: Vec::new(),
+        limits: settings.limits,
+        step_timeout: None,
+    };
+    let spec = ContainerSpec::for_step(&step, &host).map_err(|e| EngineError::Api(error_message(&e).into()))?;
+    let mut cmd = std::process::Command::new("docker");
+    cmd.args(["run", "--rm"]);
+    cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });
+    cmd.args(local::docker_run_args(&spec, &source, &output)).arg(&spec.image.tag).args(&spec.argv);
+    let image = &spec.image;
     let mode = if writable { "read-write" } else { "read-only" };
     log_line(&log, &format!("shell in {} (source: /work/src {mode}, output: /work/out)", image.tag));
     let status = cmd.status().context("cannot run the docker CLI")?;

@@ -29,18 +29,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::capabilities::artifacts::plugin_store::PluginStore;
-use crate::capabilities::artifacts::store::ObjectStore;
-use crate::capabilities::container::engine::EngineInfo;
 use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::swarm::{Swarm, SwarmEngine};
 use crate::capabilities::container::trust::Trust;
 use crate::capabilities::container::{
-    self as container, naming, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User,
+    self as container, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User,
 };
 use crate::capabilities::host_info::HostInfo;
-use crate::capabilities::log::{transfer, Level, LogSink};
+use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::workspace::Workspace;
 use crate::commands::common::{self, ImageBuild, Opened};
+use crate::console::transfer;
+use crate::docker::engine::EngineInfo;
+use crate::docker::naming;
 use crate::options::{resolve as resolve_options, RawOption};
 use crate::output_tree::{LentDir, OutputTree, OutputTreeError, Unsafe};
 use crate::project::resolve::Resolved;
@@ -48,6 +49,7 @@ use crate::registry::checked::{check_images, ImageRefused, ImageRules};
 use crate::registry::publish::publish_images;
 use crate::runtime::bindings::types::BuildContext;
 use crate::runtime::Limits;
+use crate::store::ObjectStore;
 
 pub use artifacts::ArtifactRefused;
 pub use summary::PlatformSummary;
@@ -126,7 +128,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
         let source = LentDir::open_ambient(&run.source)
             .map_err(|source| OutputTreeError::Io { path: run.source.clone(), source })?;
         let lent = o.plugin.lent_mut();
-        lent.allowed = Some(caps.clone());
+        lent.gate.allow(caps.clone());
         lent.host_info = HostInfo::from_env(run.commit.clone(), &caps.env_vars);
         lent.workspace = Workspace::new(source, tree.clone(), run.limits.memory_bytes as u64);
         if let Some(store) = &run.store {
@@ -141,7 +143,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
     let mut step_engine: Option<Arc<dyn StepEngine>> = None;
     if let (true, Some((docker, info))) = (caps.container, &run.engine) {
         if resolved.locked.is_some() {
-            let ids = crate::capabilities::container::images::base_image_ids(docker, &recipes).await;
+            let ids = crate::docker::images::base_image_ids(docker, &recipes).await;
             for warning in resolved.check_base_images(&recipes, &ids)? {
                 log.line("hostbuild", Level::Warn, &warning);
             }

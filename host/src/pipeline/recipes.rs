@@ -1,7 +1,8 @@
 //! `image()` answers, checked before anything is built.
 
+use crate::arch::TargetPlatform;
 use crate::description::arch_name;
-use crate::runtime::bindings::types::{Capabilities, CpuArch, ImageRecipe};
+use crate::runtime::bindings::types::{Capabilities, ImageRecipe};
 use crate::runtime::CallError;
 
 /// Refuses recipes a well-formed plugin cannot return, and recipes for an
@@ -17,23 +18,14 @@ pub fn check(plugin: &str, recipes: &[ImageRecipe], allowed: &Capabilities) -> R
         if r.name.is_empty() || recipes[..i].iter().any(|p| p.name == r.name) {
             return Err(malformed(format!("image recipe name `{}` is empty or repeated", r.name)));
         }
-        if let Some(arch) = emulated_arch(&r.platform).filter(|a| !allowed.emulation.contains(a)) {
+        // The architecture the recipe needs emulated on this (amd64) host.
+        let emulated = TargetPlatform::parse(&r.platform).arch().filter(|a| a.binfmt.is_some());
+        if let Some(arch) = emulated.filter(|a| !allowed.emulation.iter().any(|e| arch_name(*e) == a.name)) {
             return Err(malformed(format!(
                 "access denied: image `{}` is for {} but emulation of {} was not declared or not granted",
-                r.name,
-                r.platform,
-                arch_name(arch)
+                r.name, r.platform, arch.name
             )));
         }
     }
     Ok(())
-}
-
-/// The architecture a recipe platform needs emulated on this (amd64) host.
-fn emulated_arch(platform: &str) -> Option<CpuArch> {
-    match platform {
-        p if p.starts_with("linux/arm64") || p.starts_with("linux/aarch64") => Some(CpuArch::Arm64),
-        p if p.starts_with("linux/arm") => Some(CpuArch::Arm),
-        _ => None,
-    }
 }

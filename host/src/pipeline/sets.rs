@@ -8,7 +8,7 @@ use crate::artifact::characteristics;
 use crate::artifact::checked::{CheckedArtifact, Role};
 use crate::artifact::layout::{Linkage, SetId};
 use crate::artifact::publish::{publish as publish_set, Publication, PublishError};
-use crate::capabilities::artifacts::store::ObjectStore;
+use crate::store::ObjectStore;
 
 /// Publishes the sets; returns their directories in the store.
 pub async fn publish(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::artifact::checked::{CheckedArtifact, Role};
-use crate::capabilities::log::sanitize::sanitize;
+use crate::console::sanitize::sanitize;
 use crate::registry::publish::PublishedImage;
 use crate::runtime::bindings::types::BuildReport;
 

@@ -43,6 +43,104 @@ pub struct Grants {
     pub push: Vec<String>,
 }
 
+/// One grant, as `plugins add --grant` and `plugins list` write it
+/// (`container`, `emulation:arm`, `env:CI`, `push:reg:5000/team/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    Container,
+    Emulation(String),
+    Gpu,
+    Network,
+    ImageNetwork,
+    Publish,
+    WriteSource,
+    Env(String),
+    Push(String),
+}
+
+/// A word that is no grant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a grant")]
+pub struct NotAGrant(pub String);
+
+impl NotAGrant {
+    /// Every grant word, for a hint.
+    pub fn hint() -> String {
+        let arches: Vec<&str> = crate::arch::all().iter().map(|a| a.name).collect();
+        format!(
+            "grants: container, gpu, network, image-network, publish, write-source, emulation:{}, env:VAR, push:PREFIX",
+            arches.join("|")
+        )
+    }
+}
+
+impl std::str::FromStr for Grant {
+    type Err = NotAGrant;
+
+    fn from_str(word: &str) -> Result<Self, NotAGrant> {
+        Ok(match word.split_once(':') {
+            None if word == "container" => Grant::Container,
+            None if word == "gpu" => Grant::Gpu,
+            None if word == "network" => Grant::Network,
+            None if word == "image-network" => Grant::ImageNetwork,
+            None if word == "publish" => Grant::Publish,
+            None if word == "write-source" => Grant::WriteSource,
+            Some(("emulation", arch)) if crate::arch::by_name(arch).is_some() => Grant::Emulation(arch.into()),
+            Some(("env", var)) if !var.is_empty() => Grant::Env(var.into()),
+            Some(("push", prefix)) if !prefix.is_empty() => Grant::Push(prefix.into()),
+            _ => return Err(NotAGrant(word.into())),
+        })
+    }
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grant::Container => f.write_str("container"),
+            Grant::Emulation(arch) => write!(f, "emulation:{arch}"),
+            Grant::Gpu => f.write_str("gpu"),
+            Grant::Network => f.write_str("network"),
+            Grant::ImageNetwork => f.write_str("image-network"),
+            Grant::Publish => f.write_str("publish"),
+            Grant::WriteSource => f.write_str("write-source"),
+            Grant::Env(var) => write!(f, "env:{var}"),
+            Grant::Push(prefix) => write!(f, "push:{prefix}"),
+        }
+    }
+}
+
+impl Grant {
+    /// What it lends, in words: `containers`, `emulation of arm64`.
+    pub fn what(&self) -> String {
+        match self {
+            Grant::Container => "containers".into(),
+            Grant::Emulation(arch) => format!("emulation of {arch}"),
+            Grant::Gpu => "GPUs".into(),
+            Grant::Network => "network during steps".into(),
+            Grant::ImageNetwork => "network during image builds".into(),
+            Grant::Publish => "the artifact repository".into(),
+            Grant::WriteSource => "a writable source tree".into(),
+            Grant::Env(var) => format!("environment variable {var}"),
+            Grant::Push(prefix) => format!("pushes under {prefix}"),
+        }
+    }
+
+    /// The hostbuild.toml line that gives it: `gpu = true`, `env = ["CI"]`.
+    pub fn toml_line(&self) -> String {
+        match self {
+            Grant::Emulation(arch) => format!("emulation = [\"{arch}\"]"),
+            Grant::Env(var) => format!("env = [\"{var}\"]"),
+            Grant::Push(prefix) => format!("push = [\"{prefix}\"]"),
+            flag => format!("{flag} = true"),
+        }
+    }
+
+    /// Why a host call was refused for want of it.
+    pub fn denied(&self) -> String {
+        format!("access denied: `{self}` was not declared by the plugin, or not granted to it")
+    }
+}
+
 /// One grant a plugin declared and the project did not give.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
@@ -71,30 +169,13 @@ impl Grants {
 
     /// What `declared` asks for beyond these grants, each with its fix.
     pub fn missing(&self, declared: &Capabilities) -> Vec<Missing> {
-        let mut missing = Vec::new();
-        let mut flag = |asked: bool, given: bool, key: &str, what: &str| {
-            if asked && !given {
-                missing.push(Missing { what: what.into(), grant: format!("{key} = true") });
-            }
-        };
-        flag(declared.container, self.container, "container", "containers");
-        flag(declared.gpu, self.gpu, "gpu", "GPUs");
-        flag(declared.network_during_build, self.network, "network", "network during steps");
-        flag(declared.image_network, self.image_network, "image-network", "network during image builds");
-        flag(declared.publish, self.publish, "publish", "the artifact repository");
-        for arch in declared.emulation.iter().map(|a| arch_name(*a)) {
-            if !self.emulation.iter().any(|g| g == arch) {
-                missing
-                    .push(Missing { what: format!("emulation of {arch}"), grant: format!("emulation = [\"{arch}\"]") });
-            }
-        }
-        for var in &declared.env_vars {
-            if !self.env.contains(var) {
-                missing
-                    .push(Missing { what: format!("environment variable {var}"), grant: format!("env = [\"{var}\"]") });
-            }
-        }
-        missing
+        let given = self.list();
+        Grants::all_of(declared)
+            .list()
+            .into_iter()
+            .filter(|g| !given.contains(g))
+            .map(|g| Missing { what: g.what(), grant: g.toml_line() })
+            .collect()
     }
 
     /// What the plugin may use: declared and granted.
@@ -115,25 +196,44 @@ impl Grants {
         }
     }
 
+    /// Adds one grant (`plugins add --grant`).
+    pub fn give(&mut self, grant: Grant) {
+        match grant {
+            Grant::Container => self.container = true,
+            Grant::Emulation(arch) => self.emulation.push(arch),
+            Grant::Gpu => self.gpu = true,
+            Grant::Network => self.network = true,
+            Grant::ImageNetwork => self.image_network = true,
+            Grant::Publish => self.publish = true,
+            Grant::WriteSource => self.write_source = true,
+            Grant::Env(var) => self.env.push(var),
+            Grant::Push(prefix) => self.push.push(prefix),
+        }
+    }
+
+    /// Every grant: flags, then emulation, variables and push prefixes
+    /// (`plugins list`, and the fix lines of missing grants).
+    pub fn list(&self) -> Vec<Grant> {
+        let mut list = Vec::new();
+        for (on, grant) in [
+            (self.container, Grant::Container),
+            (self.gpu, Grant::Gpu),
+            (self.network, Grant::Network),
+            (self.image_network, Grant::ImageNetwork),
+            (self.publish, Grant::Publish),
+            (self.write_source, Grant::WriteSource),
+        ] {
+            list.extend(on.then_some(grant));
+        }
+        list.extend(self.emulation.iter().cloned().map(Grant::Emulation));
+        list.extend(self.env.iter().cloned().map(Grant::Env));
+        list.extend(self.push.iter().cloned().map(Grant::Push));
+        list
+    }
+
     /// The grants as words, for `plugins list`.
     pub fn words(&self) -> Vec<String> {
-        let mut words = Vec::new();
-        for (on, word) in [
-            (self.container, "container"),
-            (self.gpu, "gpu"),
-            (self.network, "network"),
-            (self.image_network, "image-network"),
-            (self.publish, "publish"),
-            (self.write_source, "write-source"),
-        ] {
-            if on {
-                words.push(word.to_string());
-            }
-        }
-        words.extend(self.emulation.iter().map(|a| format!("emulation:{a}")));
-        words.extend(self.env.iter().map(|v| format!("env:{v}")));
-        words.extend(self.push.iter().map(|p| format!("push:{p}")));
-        words
+        self.list().iter().map(Grant::to_string).collect()
     }
 }
 
@@ -171,6 +271,21 @@ mod tests {
             ]
         );
         assert!(Grants::all_of(&everything()).missing(&everything()).is_empty());
+    }
+
+    #[test]
+    fn every_grant_reads_back_as_written() {
+        let everything =
+            Grants { push: vec!["reg:5000/team/".into()], write_source: true, ..Grants::all_of(&everything()) };
+        for grant in everything.list() {
+            assert_eq!(grant.to_string().parse::<Grant>(), Ok(grant.clone()));
+            let mut one = Grants::default();
+            one.give(grant.clone());
+            assert_eq!(one.list(), [grant]);
+        }
+        assert!("emulation:sparc".parse::<Grant>().is_err());
+        assert!("env:".parse::<Grant>().is_err());
+        assert_eq!(everything.words().len(), 11);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod sources;
 
 use std::path::PathBuf;
 
-use crate::capabilities::artifacts::open::OpenError;
+use crate::store::open::OpenError;
 
 /// Why a project's plugin cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::sources::DownloadLimits;
 use super::SourceError;
-use crate::capabilities::artifacts::store::{FileDigest, HashingWriter};
+use crate::store::{FileDigest, HashingWriter};
 
 pub const LAYER_MEDIA_TYPE: &str = "application/wasm";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";

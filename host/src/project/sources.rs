@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 
 use super::{oci, SourceError};
-use crate::capabilities::artifacts::open::open as open_store;
-use crate::capabilities::artifacts::store::{FileDigest, HashingWriter};
+use crate::store::open::open as open_store;
+use crate::store::{FileDigest, HashingWriter};
 use crate::units::{Size, Span};
 use std::time::Duration;
 
@@ -139,10 +139,10 @@ pub async fn fetch(source: &Source, dir: &Path, expected: Option<&str>) -> Resul
         Source::S3 { store, key } => {
             let store = open_store(store).await.map_err(|e| SourceError::Failed(format!("{e:#}")))?;
             let digest = store.get(key, tmp.as_file(), limits.max_bytes).await.map_err(|e| match e {
-                crate::capabilities::artifacts::store::StoreError::NotFound(_) => {
+                crate::store::StoreError::NotFound(_) => {
                     SourceError::NotFound(format!("{} has no object {key}", store.describe()))
                 }
-                crate::capabilities::artifacts::store::StoreError::TooLarge { .. } => {
+                crate::store::StoreError::TooLarge { .. } => {
                     SourceError::TooLarge { what: format!("{}/{key}", store.describe()), limit: limits.max_bytes }
                 }
                 other => SourceError::Failed(format!("{}/{key}: {other}", store.describe())),

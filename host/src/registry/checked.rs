@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use oci_client::Reference;
 
-use crate::capabilities::container::images::{self, BuiltImage};
-use crate::capabilities::container::naming;
+use crate::arch::TargetPlatform;
+use crate::docker::images::{self, BuiltImage};
+use crate::docker::naming;
 use crate::runtime::bindings::types::{Artifact, ArtifactRole};
 
 /// One tag to create (and with `--publish`, push).
@@ -82,13 +83,6 @@ pub fn under(reference: &str, prefix: &str) -> bool {
     }
 }
 
-/// `amd64`, `arm64`, `armv7` from `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
-pub fn arch_of(platform: &str) -> String {
-    let mut parts = platform.split('/').skip(1);
-    let arch = parts.next().unwrap_or("unknown");
-    format!("{arch}{}", parts.next().unwrap_or(""))
-}
-
 /// Checks every image artifact against the rules; returns the tags to make.
 pub async fn check_images(
     docker: &bollard::Docker,
@@ -131,7 +125,11 @@ pub async fn check_images(
     for (reference, images) in groups {
         let several = images.len() > 1;
         for (image, properties) in images {
-            let target = if several { format!("{reference}-{}", arch_of(&image.platform)) } else { reference.into() };
+            let target = if several {
+                format!("{reference}-{}", TargetPlatform::parse(&image.platform).short())
+            } else {
+                reference.into()
+            };
             check_target(docker, &target, rules).await?;
             checked.push(CheckedImage { reference: reference.into(), target, image: image.clone(), properties });
         }
@@ -203,7 +201,5 @@ mod tests {
         assert_eq!(with_latest("hostbuild/bookworm"), "hostbuild/bookworm:latest");
         assert_eq!(with_latest("reg:5000/x"), "reg:5000/x:latest");
         assert_eq!(with_latest("reg:5000/x:1"), "reg:5000/x:1");
-        assert_eq!(arch_of("linux/arm/v7"), "armv7");
-        assert_eq!(arch_of("linux/arm64"), "arm64");
     }
 }

@@ -12,6 +12,11 @@ use super::bindings::types::{Artifact, BuildContext, BuildReport, Description, I
 use super::bindings::{Platform, PlatformPre};
 use super::limits::{GuestClock, Limits, MemoryLimitExceeded, MemoryLimiter, TimeLimitExceeded};
 use super::load::{error_chain, LoadError, LoadedComponent, HOST_WIT_VERSION};
+use crate::capabilities::artifacts::{self, ArtifactsCtxView, ArtifactsView};
+use crate::capabilities::container::{self, ContainerCtxView, ContainerView};
+use crate::capabilities::host_info::{self, HostInfoCtxView, HostInfoView};
+use crate::capabilities::log::{self, LogCtxView, LogView};
+use crate::capabilities::workspace::{self, WorkspaceCtxView, WorkspaceView};
 use crate::capabilities::Lent;
 
 /// Most bytes of a plugin's stderr kept, to explain a trap.
@@ -22,13 +27,10 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
-    pub(crate) clock: GuestClock,
+    clock: GuestClock,
     time_limit: Duration,
     stderr: MemoryOutputPipe,
-    /// Set when a backend said it is unavailable during the current call,
-    /// so a plugin's failure is reported as the missing infrastructure.
-    pub(crate) unavailable: Option<(String, String)>,
-    pub lent: Lent,
+    lent: Lent,
 }
 
 impl WasiView for HostState {
@@ -38,6 +40,37 @@ impl WasiView for HostState {
 }
 
 impl super::bindings::types::Host for HostState {}
+
+// Each capability's view is the lent part of the state.
+impl LogView for HostState {
+    fn log(&mut self) -> LogCtxView<'_> {
+        self.lent.log()
+    }
+}
+
+impl HostInfoView for HostState {
+    fn host_info(&mut self) -> HostInfoCtxView<'_> {
+        self.lent.host_info()
+    }
+}
+
+impl WorkspaceView for HostState {
+    fn workspace(&mut self) -> WorkspaceCtxView<'_> {
+        self.lent.workspace()
+    }
+}
+
+impl ContainerView for HostState {
+    fn container(&mut self) -> ContainerCtxView<'_> {
+        self.lent.container()
+    }
+}
+
+impl ArtifactsView for HostState {
+    fn artifacts(&mut self) -> ArtifactsCtxView<'_> {
+        self.lent.artifacts()
+    }
+}
 
 /// Why an export call failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +145,13 @@ impl Plugin {
         };
         let mut linker: Linker<HostState> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(mismatch)?;
-        Platform::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(mismatch)?;
+        // The world's interfaces, each linked by its own capability.
+        super::bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(mismatch)?;
+        log::add_to_linker(&mut linker).map_err(mismatch)?;
+        host_info::add_to_linker(&mut linker).map_err(mismatch)?;
+        workspace::add_to_linker(&mut linker).map_err(mismatch)?;
+        container::add_to_linker(&mut linker).map_err(mismatch)?;
+        artifacts::add_to_linker(&mut linker).map_err(mismatch)?;
         let pre = linker.instantiate_pre(&loaded.component).map_err(mismatch)?;
         let pre = PlatformPre::new(pre).map_err(mismatch)?;
 
@@ -124,7 +163,7 @@ impl Plugin {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let name = lent.plugin.clone();
+        let name = lent.gate.plugin().to_string();
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -132,7 +171,6 @@ impl Plugin {
             clock: GuestClock::default(),
             time_limit: limits.time,
             stderr,
-            unavailable: None,
             lent,
         };
         let mut store = Store::new(engine, state);
@@ -140,7 +178,7 @@ impl Plugin {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
-            if state.clock.guest_time() > state.time_limit {
+            if state.clock.guest_time(state.lent.gate.host_time()) > state.time_limit {
                 return Err(wasmtime::Error::new(TimeLimitExceeded { limit: state.time_limit }));
             }
             Ok(UpdateDeadline::Yield(1))
@@ -165,7 +203,7 @@ impl Plugin {
     /// Renames the plugin in messages (from file stem to declared name).
     pub fn set_name(&mut self, name: &str) {
         self.name = name.to_string();
-        self.store.data_mut().lent.plugin = name.to_string();
+        self.store.data_mut().lent.gate.set_plugin(name);
     }
 
     pub async fn describe(&mut self) -> Result<Description, CallError> {
@@ -194,7 +232,7 @@ impl Plugin {
 
     fn begin(&mut self) {
         self.store.data_mut().clock.restart();
-        self.store.data_mut().unavailable = None;
+        self.store.data_mut().lent.gate.begin_call();
     }
 
     fn finish_reported<T>(
@@ -204,8 +242,8 @@ impl Plugin {
     ) -> Result<T, CallError> {
         let plugin = self.name.clone();
         let result = self.finish(call, r)?;
-        if let (Err(_), Some((reason, hint))) = (&result, self.store.data_mut().unavailable.take()) {
-            return Err(CallError::Unavailable { plugin, call, reason, hint });
+        if let (Err(_), Some(u)) = (&result, self.store.data_mut().lent.gate.take_unavailable()) {
+            return Err(CallError::Unavailable { plugin, call, reason: u.reason, hint: u.hint });
         }
         result.map_err(|error| CallError::Reported { plugin, call, error })
     }

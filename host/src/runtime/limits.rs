@@ -1,8 +1,9 @@
 //! Per-instance limits: linear memory and the time the plugin itself computes.
 //!
 //! Time spent inside host calls (a container step may run for an hour) does
-//! not count: host calls add their duration to [`GuestClock::host_time`], and
-//! the epoch callback compares wall time minus host time with the limit.
+//! not count: host calls add their duration to the plugin's gate
+//! ([`crate::capabilities::Gate::timed`]), and the epoch callback compares
+//! wall time minus host time with the limit.
 
 use std::time::{Duration, Instant};
 
@@ -105,16 +106,18 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Measures the plugin's own computing time within one export call.
+/// Measures the plugin's own computing time within one export call: wall
+/// time since the call began, minus the host time its [`Gate`] counted.
+///
+/// [`Gate`]: crate::capabilities::Gate
 #[derive(Debug)]
 pub struct GuestClock {
     started: Instant,
-    host_time: Duration,
 }
 
 impl Default for GuestClock {
     fn default() -> Self {
-        Self { started: Instant::now(), host_time: Duration::ZERO }
+        Self { started: Instant::now() }
     }
 }
 
@@ -123,13 +126,9 @@ impl GuestClock {
     pub fn restart(&mut self) {
         *self = Self::default();
     }
-    /// Records that a host call began at `since` and has just ended.
-    pub fn host_call_ended(&mut self, since: Instant) {
-        self.host_time += since.elapsed();
-    }
-    /// Wall time of the current call minus the time spent in host calls.
-    pub fn guest_time(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.host_time)
+    /// Wall time of the current call minus `host_time`.
+    pub fn guest_time(&self, host_time: Duration) -> Duration {
+        self.started.elapsed().saturating_sub(host_time)
     }
 }
 

@@ -1,47 +1,110 @@
-use std::time::Instant;
+//! The `artifacts` binding: `publish` is checked at every call, then the
+//! call goes to the [`ArtifactStore`].
 
-use crate::runtime::bindings::artifacts::{Host, StoreError};
-use crate::runtime::HostState;
+use std::sync::Arc;
 
-impl HostState {
-    fn publish_granted(&self) -> Result<(), StoreError> {
-        match &self.lent.allowed {
-            Some(c) if c.publish => Ok(()),
-            _ => Err(StoreError::Denied(
-                "access denied: `publish` was not declared by the plugin, or not granted to it".into(),
-            )),
-        }
-    }
+use wasmtime::component::{HasData, Linker};
+
+use super::ArtifactStore;
+use crate::capabilities::gate::Gate;
+use crate::project::grants::Grant;
+use crate::runtime::bindings::artifacts::{self as wit, Host, StoreError};
+
+/// What an `artifacts` call sees: the repository, and the gate.
+pub struct ArtifactsCtxView<'a> {
+    pub store: &'a Arc<dyn ArtifactStore>,
+    pub gate: &'a mut Gate,
 }
 
-impl Host for HostState {
+/// A store's data that lends `artifacts`.
+pub trait ArtifactsView: Send {
+    fn artifacts(&mut self) -> ArtifactsCtxView<'_>;
+}
+
+struct HasArtifacts;
+
+impl HasData for HasArtifacts {
+    type Data<'a> = ArtifactsCtxView<'a>;
+}
+
+/// Links `hostbuild:platform/artifacts` alone.
+pub fn add_to_linker<T: ArtifactsView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasArtifacts>(linker, T::artifacts)
+}
+
+impl Host for ArtifactsCtxView<'_> {
     async fn exists(&mut self, key: String) -> wasmtime::Result<Result<bool, StoreError>> {
-        if let Err(e) = self.publish_granted() {
-            return Ok(Err(e));
+        if let Err(denied) = self.gate.require(&Grant::Publish) {
+            return Ok(Err(StoreError::Denied(denied)));
         }
-        let (store, started) = (self.lent.artifacts.clone(), Instant::now());
-        let result = store.exists(&key).await;
-        self.clock.host_call_ended(started);
-        Ok(result)
+        let store = self.store.clone();
+        Ok(self.gate.timed(store.exists(&key)).await)
     }
 
     async fn publish(&mut self, path: String, key: String) -> wasmtime::Result<Result<(), StoreError>> {
-        if let Err(e) = self.publish_granted() {
-            return Ok(Err(e));
+        if let Err(denied) = self.gate.require(&Grant::Publish) {
+            return Ok(Err(StoreError::Denied(denied)));
         }
-        let (store, started) = (self.lent.artifacts.clone(), Instant::now());
-        let result = store.publish(&path, &key).await;
-        self.clock.host_call_ended(started);
-        Ok(result)
+        let store = self.store.clone();
+        Ok(self.gate.timed(store.publish(&path, &key)).await)
     }
 
     async fn fetch(&mut self, key: String, path: String) -> wasmtime::Result<Result<(), StoreError>> {
-        if let Err(e) = self.publish_granted() {
-            return Ok(Err(e));
+        if let Err(denied) = self.gate.require(&Grant::Publish) {
+            return Ok(Err(StoreError::Denied(denied)));
         }
-        let (store, started) = (self.lent.artifacts.clone(), Instant::now());
-        let result = store.fetch(&key, &path).await;
-        self.clock.host_call_ended(started);
-        Ok(result)
+        let store = self.store.clone();
+        Ok(self.gate.timed(store.fetch(&key, &path)).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::gate::nothing;
+    use crate::runtime::bindings::types::Capabilities;
+
+    /// Has every key, takes every file.
+    struct Fake;
+
+    #[async_trait::async_trait]
+    impl ArtifactStore for Fake {
+        async fn exists(&self, _key: &str) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn publish(&self, _output_path: &str, _key: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn fetch(&self, key: &str, _output_path: &str) -> Result<(), StoreError> {
+            Err(StoreError::NotFound(key.into()))
+        }
+    }
+
+    struct Alone {
+        store: Arc<dyn ArtifactStore>,
+        gate: Gate,
+    }
+
+    impl ArtifactsView for Alone {
+        fn artifacts(&mut self) -> ArtifactsCtxView<'_> {
+            ArtifactsCtxView { store: &self.store, gate: &mut self.gate }
+        }
+    }
+
+    #[tokio::test]
+    async fn links_alone_and_reaches_the_store_only_with_publish() {
+        let mut linker = Linker::<Alone>::new(crate::runtime::engine());
+        add_to_linker(&mut linker).unwrap();
+        let mut alone = Alone { store: Arc::new(Fake), gate: Gate::new("p") };
+        let denied = Err(StoreError::Denied(Grant::Publish.denied()));
+        assert_eq!(alone.artifacts().exists("k".into()).await.unwrap(), denied.clone().map(|()| true));
+        assert_eq!(alone.artifacts().publish("a".into(), "k".into()).await.unwrap(), denied);
+        alone.gate.allow(Capabilities { publish: true, ..nothing() });
+        assert_eq!(alone.artifacts().exists("k".into()).await.unwrap(), Ok(true));
+        assert_eq!(alone.artifacts().publish("a".into(), "k".into()).await.unwrap(), Ok(()));
+        assert_eq!(
+            alone.artifacts().fetch("k".into(), "a".into()).await.unwrap(),
+            Err(StoreError::NotFound("k".into()))
+        );
     }
 }

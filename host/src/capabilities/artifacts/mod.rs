@@ -3,12 +3,9 @@
 //! The binding checks the plugin declared `publish` at every call.
 
 mod host;
-pub mod local;
-pub mod open;
+
+pub use host::{add_to_linker, ArtifactsCtxView, ArtifactsView};
 pub mod plugin_store;
-pub mod s3;
-pub mod store;
-pub mod transfer;
 
 use crate::runtime::bindings::artifacts::StoreError;
 

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use super::store::{check_key, ObjectStore, StoreError};
 use super::ArtifactStore;
 use crate::output_tree::{OutputTree, TreeError};
 use crate::runtime::bindings::artifacts::StoreError as WitError;
+use crate::store::{check_key, ObjectStore, StoreError};
 
 pub struct PluginStore {
     store: Arc<dyn ObjectStore>,
@@ -21,7 +21,7 @@ pub struct PluginStore {
 
 impl PluginStore {
     /// `plugin_key` names the plugin and its identity (see
-    /// `capabilities::container::naming::plugin_key`).
+    /// `docker::naming::plugin_key`).
     pub fn new(store: Arc<dyn ObjectStore>, plugin_key: &str, output: Arc<OutputTree>, limit: u64) -> Self {
         Self { store, prefix: format!("plugins/{plugin_key}/"), output, limit }
     }

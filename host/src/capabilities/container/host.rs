@@ -1,46 +1,158 @@
-use std::time::Instant;
+//! The `container` binding: `container` (and `gpu` for GPU requests) is
+//! checked at every call, then the step goes to the [`ContainerBackend`].
 
-use super::StepError;
-use crate::runtime::bindings::container::{ContainerError, Host, Step, StepOutcome};
-use crate::runtime::HostState;
+use std::sync::Arc;
 
-impl Host for HostState {
-    async fn run_step(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
-        let allowed = self.lent.allowed.as_ref();
-        if !allowed.is_some_and(|c| c.container) {
-            return Ok(Err(ContainerError::Denied(
-                "access denied: `container` was not declared by the plugin, or not granted to it".into(),
-            )));
-        }
-        let gpu = allowed.is_some_and(|c| c.gpu);
+use wasmtime::component::{HasData, Linker};
+
+use super::{ContainerBackend, StepError};
+use crate::capabilities::gate::Gate;
+use crate::project::grants::Grant;
+use crate::runtime::bindings::container::{self as wit, ContainerError, Host, Step, StepOutcome};
+
+/// What a `container` call sees: where steps run, and the gate.
+pub struct ContainerCtxView<'a> {
+    pub backend: &'a Arc<dyn ContainerBackend>,
+    pub gate: &'a mut Gate,
+}
+
+/// A store's data that lends `container`.
+pub trait ContainerView: Send {
+    fn container(&mut self) -> ContainerCtxView<'_>;
+}
+
+struct HasContainer;
+
+impl HasData for HasContainer {
+    type Data<'a> = ContainerCtxView<'a>;
+}
+
+/// Links `hostbuild:platform/container` alone.
+pub fn add_to_linker<T: ContainerView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasContainer>(linker, T::container)
+}
+
+impl ContainerCtxView<'_> {
+    /// Refuses a step that asks for more than the plugin may use.
+    fn check(&self, step: &Step) -> Result<(), ContainerError> {
+        self.gate.require(&Grant::Container).map_err(ContainerError::Denied)?;
+        let gpu = self.gate.permits(&Grant::Gpu);
         if step.gpu.is_some() && !gpu {
-            return Ok(Err(ContainerError::Denied(format!(
+            return Err(ContainerError::Denied(format!(
                 "access denied: step `{}` asks for GPUs, but `gpu` was not declared by the plugin, or not granted to it",
                 step.name
-            ))));
+            )));
         }
         // An NVIDIA runtime reads these: setting them is asking for GPUs.
         if let Some((name, _)) = step.env.iter().find(|(k, _)| k.starts_with("NVIDIA_")).filter(|_| !gpu) {
-            return Ok(Err(ContainerError::Denied(format!(
+            return Err(ContainerError::Denied(format!(
                 "access denied: step `{}` sets {name}, but `gpu` was not declared by the plugin, or not granted to it",
                 step.name
-            ))));
+            )));
         }
-        let started = Instant::now();
-        let backend = self.lent.container.clone();
-        let result = backend.run_step(&self.lent.plugin, &step).await;
-        self.clock.host_call_ended(started);
-        match result {
+        Ok(())
+    }
+}
+
+impl Host for ContainerCtxView<'_> {
+    async fn run_step(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
+        if let Err(e) = self.check(&step) {
+            return Ok(Err(e));
+        }
+        let backend = self.backend.clone();
+        let plugin = self.gate.plugin().to_string();
+        match self.gate.timed(backend.run_step(&plugin, &step)).await {
             Ok(outcome) => Ok(Ok(outcome)),
             // Traps the plugin: its call fails with this error (exit 7).
             Err(StepError::Stopped(stopped)) => Err(wasmtime::Error::new(stopped)),
             Err(StepError::Container(e)) => {
                 if let ContainerError::Unavailable(reason) = &e {
-                    let hint = "run `hostbuild doctor` to see what is missing and how to start it".to_string();
-                    self.unavailable = Some((reason.clone(), hint));
+                    let hint = "run `hostbuild doctor` to see what is missing and how to start it";
+                    self.gate.set_unavailable(reason, hint);
                 }
                 Ok(Err(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::bindings::container::GpuRequest;
+    use crate::runtime::bindings::types::Capabilities;
+
+    /// Answers every step with exit 3 after 10 ms, or with `Unavailable`.
+    struct Fake {
+        unavailable: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl ContainerBackend for Fake {
+        async fn run_step(&self, plugin: &str, step: &Step) -> Result<StepOutcome, StepError> {
+            if self.unavailable {
+                return Err(ContainerError::Unavailable("no engine".into()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok(StepOutcome { exit_code: 3, tail: vec![format!("{plugin} ran {}", step.name)], duration_ms: 10 })
+        }
+    }
+
+    struct Alone {
+        backend: Arc<dyn ContainerBackend>,
+        gate: Gate,
+    }
+
+    impl ContainerView for Alone {
+        fn container(&mut self) -> ContainerCtxView<'_> {
+            ContainerCtxView { backend: &self.backend, gate: &mut self.gate }
+        }
+    }
+
+    fn step() -> Step {
+        Step {
+            name: "build".into(),
+            image: "env".into(),
+            argv: vec!["make".into()],
+            env: vec![],
+            workdir: None,
+            mounts: vec![],
+            gpu: None,
+        }
+    }
+
+    fn containers(gpu: bool) -> Capabilities {
+        Capabilities { container: true, gpu, ..crate::capabilities::gate::nothing() }
+    }
+
+    #[tokio::test]
+    async fn links_alone_and_runs_only_what_is_granted() {
+        let mut linker = Linker::<Alone>::new(crate::runtime::engine());
+        add_to_linker(&mut linker).unwrap();
+        let mut alone = Alone { backend: Arc::new(Fake { unavailable: false }), gate: Gate::new("p") };
+        let denied = alone.container().run_step(step()).await.unwrap();
+        assert_eq!(denied, Err(ContainerError::Denied(Grant::Container.denied())));
+
+        alone.gate.allow(containers(false));
+        let ran = alone.container().run_step(step()).await.unwrap().unwrap();
+        assert_eq!((ran.exit_code, ran.tail[0].as_str()), (3, "p ran build"));
+        assert!(alone.gate.host_time() >= Duration::from_millis(10), "the step's time is host time");
+
+        let gpu = Step { gpu: Some(GpuRequest { count: None, capabilities: vec![] }), ..step() };
+        assert!(matches!(alone.container().run_step(gpu.clone()).await.unwrap(), Err(ContainerError::Denied(_))));
+        let nvidia = Step { env: vec![("NVIDIA_VISIBLE_DEVICES".into(), "all".into())], ..step() };
+        assert!(matches!(alone.container().run_step(nvidia).await.unwrap(), Err(ContainerError::Denied(_))));
+        alone.gate.allow(containers(true));
+        assert!(alone.container().run_step(gpu).await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_engine_is_noted_for_the_failure_report() {
+        let mut alone = Alone { backend: Arc::new(Fake { unavailable: true }), gate: Gate::new("p") };
+        alone.gate.allow(containers(false));
+        assert!(matches!(alone.container().run_step(step()).await.unwrap(), Err(ContainerError::Unavailable(_))));
+        assert_eq!(alone.gate.take_unavailable().map(|u| u.reason).as_deref(), Some("no engine"));
     }
 }

@@ -19,8 +19,9 @@ use tokio::sync::Mutex;
 use super::hardening::ContainerLimits;
 use super::output::StepOutput;
 use super::spec::{ContainerSpec, Lent, User};
-use super::{lifecycle, naming, StepEngine, StepError, StepStopped};
+use super::{StepEngine, StepError, StepStopped};
 use crate::capabilities::log::{Level, LogSink};
+use crate::docker::{lifecycle, naming};
 use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 use crate::units::Size;
 
@@ -105,6 +106,41 @@ pub fn container_body(
         ..Default::default()
     };
     (body, spec.image.platform.clone())
+}
+
+/// The same container as `docker run` arguments (for `hostbuild shell`,
+/// which hands the terminal to the docker CLI), up to the image and its
+/// command: `docker run [ARGS] IMAGE ARGV...` follows from
+/// [`ContainerSpec::image`] and [`ContainerSpec::argv`].
+pub fn docker_run_args(spec: &ContainerSpec, source: &std::path::Path, output: &std::path::Path) -> Vec<String> {
+    let mut args: Vec<String> = vec!["--init".into(), "--platform".into(), spec.image.platform.clone()];
+    args.extend(["--user".into(), spec.user.to_string()]);
+    let mut labels: Vec<_> = spec.labels.iter().collect();
+    labels.sort();
+    for (k, v) in labels {
+        args.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    for m in &spec.mounts {
+        let from = match &m.lent {
+            Lent::Source => source.display().to_string(),
+            Lent::Output => output.display().to_string(),
+            Lent::Cache(volume) | Lent::Volume(volume) => volume.clone(),
+            Lent::Dir(dir) => dir.display().to_string(),
+        };
+        args.extend(["-v".into(), format!("{from}:{}{}", m.target, if m.read_only { ":ro" } else { "" })]);
+    }
+    args.extend(["--network".into(), if spec.network { "bridge" } else { "none" }.into()]);
+    if let Some(g) = &spec.gpus {
+        args.extend(["--gpus".into(), g.count.map_or("all".into(), |n| n.to_string())]);
+    }
+    args.extend(spec.limits.docker_flags());
+    for e in &spec.env {
+        args.extend(["-e".into(), e.clone()]);
+    }
+    if let Some(w) = &spec.workdir {
+        args.extend(["-w".into(), w.clone()]);
+    }
+    args
 }
 
 /// Creates a cache volume on this engine (labelled with the platform) and,
@@ -276,5 +312,58 @@ impl StepEngine for LocalEngine {
         }
         let (body, platform) = container_body(spec, &self.source, &self.output);
         self.run_container(&spec.name, body, &platform, &spec.limits, spec.timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::capabilities::container::spec::{Gpus, SpecMount};
+    use crate::docker::images::BuiltImage;
+
+    #[test]
+    fn the_shells_docker_run_arguments_say_what_a_steps_container_body_says() {
+        let mount = |target: &str, lent, read_only| SpecMount { target: target.into(), lent, read_only };
+        let spec = ContainerSpec {
+            name: "shell".into(),
+            image: BuiltImage { tag: "hostbuild/x".into(), platform: "linux/arm/v7".into(), reused: true },
+            argv: vec!["bash".into()],
+            env: vec!["HOME=/tmp".into(), "NVIDIA_VISIBLE_DEVICES=void".into()],
+            workdir: Some("/work/out".into()),
+            user: User { uid: 1000, gid: 100 },
+            mounts: vec![
+                mount("/work/src", Lent::Source, true),
+                mount("/work/out", Lent::Output, false),
+                mount("/work/cache", Lent::Cache("hostbuild-cache-x".into()), false),
+                mount("/work/data", Lent::Dir("/data".into()), true),
+            ],
+            network: false,
+            gpus: Some(Gpus { count: Some(2), capabilities: vec!["compute".into()] }),
+            limits: ContainerLimits { memory_bytes: 64 << 20, pids: 64 },
+            labels: lifecycle::labels("run-1", "x"),
+            timeout: None,
+        };
+        let (src, out) = (Path::new("/src"), Path::new("/out"));
+        let (body, platform) = container_body(&spec, src, out);
+        let args = docker_run_args(&spec, src, out);
+        let has = |flag: &str, value: &str| args.windows(2).any(|w| w[0] == flag && w[1] == value);
+        assert!(has("--platform", &platform) && has("--user", body.user.as_deref().unwrap()));
+        let config = body.host_config.unwrap();
+        for m in config.mounts.unwrap() {
+            let ro = if m.read_only == Some(true) { ":ro" } else { "" };
+            let v = format!("{}:{}{ro}", m.source.unwrap(), m.target.unwrap());
+            assert!(has("-v", &v), "{v} not in {args:?}");
+        }
+        for e in body.env.unwrap() {
+            assert!(has("-e", &e), "{e} not in {args:?}");
+        }
+        for (k, v) in body.labels.unwrap() {
+            assert!(has("--label", &format!("{k}={v}")));
+        }
+        assert!(has("--network", config.network_mode.as_deref().unwrap()));
+        assert!(has("--pids-limit", "64") && has("--memory", &(64u64 << 20).to_string()) && has("--gpus", "2"));
+        assert!(has("-w", "/work/out") && args.contains(&"--init".to_string()));
     }
 }

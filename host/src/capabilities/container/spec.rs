@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::hardening::ContainerLimits;
-use super::images::BuiltImage;
-use super::{lifecycle, DirMount};
+use super::DirMount;
+use crate::docker::images::BuiltImage;
+use crate::docker::lifecycle;
 use crate::runtime::bindings::container::{ContainerError, Step, Volume};
 
 /// Everything a platform's steps are made from, besides the step itself.

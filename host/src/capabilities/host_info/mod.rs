@@ -3,6 +3,8 @@
 
 mod host;
 
+pub use host::{add_to_linker, HostInfoCtxView, HostInfoView};
+
 /// What `host-info` answers for one plugin.
 #[derive(Debug, Clone, Default)]
 pub struct HostInfo {

@@ -1,17 +1,8 @@
 //! `log`: lines and progress from plugins, shown by a [`LogSink`].
 
-mod console;
 mod host;
-mod live;
-pub mod sanitize;
-pub mod transfer;
 
-pub use console::{Console, Progress};
-
-/// The version of the JSON-lines events `--json` writes on stderr (`"v"` in
-/// each: `log`, `progress`, `error`; the README's table). Fields are only
-/// added within a version; a change to an existing one raises it.
-pub const EVENTS_VERSION: u32 = 1;
+pub use host::{add_to_linker, LogCtxView, LogView};
 
 /// How important a line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -31,4 +22,19 @@ pub trait LogSink: Send + Sync {
     fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>);
     /// The work is over: a live display clears itself before the summary.
     fn finish(&self) {}
+}
+
+/// A sink that keeps what it is told, for unit tests.
+#[cfg(test)]
+#[derive(Default)]
+pub struct Recorded(pub std::sync::Mutex<Vec<String>>);
+
+#[cfg(test)]
+impl LogSink for Recorded {
+    fn line(&self, source: &str, level: Level, message: &str) {
+        self.0.lock().unwrap().push(format!("{source} {level:?} {message}"));
+    }
+    fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>) {
+        self.0.lock().unwrap().push(format!("{source} {task} {done}/{total:?}"));
+    }
 }

@@ -5,6 +5,8 @@
 
 mod host;
 
+pub use host::{add_to_linker, WorkspaceCtxView, WorkspaceView};
+
 use std::sync::Arc;
 
 use crate::output_tree::{Entry, LentDir, OutputTree, TreeError};

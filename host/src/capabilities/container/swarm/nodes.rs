@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use bollard::models::{Node, NodeState};
 
+use crate::arch::TargetPlatform;
+
 /// The generic resource a node with NVIDIA GPUs advertises
 /// (`dockerd --node-generic-resource NVIDIA-GPU=<uuid>`).
 pub const GPU_RESOURCE: &str = "NVIDIA-GPU";
@@ -91,17 +93,6 @@ impl NodeInfo {
     }
 }
 
-/// Docker's architecture name for an image platform (`linux/arm64` →
-/// `aarch64`), as nodes report theirs.
-pub fn node_arch(platform: &str) -> &'static str {
-    match platform.trim_start_matches("linux/") {
-        p if p.starts_with("arm64") || p.starts_with("aarch64") => "aarch64",
-        p if p.starts_with("arm") => "armv7l",
-        p if p.starts_with("386") => "i386",
-        _ => "x86_64",
-    }
-}
-
 /// The node a platform's steps run on: ready, satisfying every user
 /// constraint (and holding GPUs when asked), preferring the one that runs
 /// most of the platform's image architectures natively, then `preferred`
@@ -118,7 +109,7 @@ pub fn choose<'a>(
         .iter()
         .filter(|n| n.ready && constraints.iter().all(|c| n.satisfies(c)) && (!needs_gpus || n.gpus > 0))
         .max_by_key(|n| {
-            let native = platforms.iter().filter(|p| node_arch(p) == n.arch).count();
+            let native = platforms.iter().filter(|p| TargetPlatform::parse(p).uname() == n.arch).count();
             (native, n.id == preferred)
         })
 }
@@ -156,6 +147,5 @@ mod tests {
         let ci = ["node.labels.pool==ci".to_string()];
         assert_eq!(choose(&nodes, &ci, false, &amd, "manager").unwrap().id, "gpu", "x86_64 and ci");
         assert!(choose(&nodes, &["node.labels.pool==gone".to_string()], false, &amd, "manager").is_none());
-        assert_eq!(node_arch("linux/arm/v7"), "armv7l");
     }
 }

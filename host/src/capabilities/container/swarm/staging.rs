@@ -27,12 +27,12 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::SwarmEngine;
-use crate::capabilities::artifacts::s3::S3Store;
-use crate::capabilities::artifacts::store::{HashingWriter, ObjectStore};
-use crate::capabilities::container::images::BuiltImage;
 use crate::capabilities::container::spec::{ContainerSpec, Lent, SpecMount, User};
+use crate::docker::images::BuiltImage;
 use crate::output_tree::OutputTree;
 use crate::runtime::bindings::container::{ContainerError, StepOutcome};
+use crate::store::s3::S3Store;
+use crate::store::{HashingWriter, ObjectStore};
 
 /// How long a presigned URL is valid.
 const URL_TTL: Duration = Duration::from_secs(3600);
@@ -68,9 +68,9 @@ pub async fn helper_image(
     docker: &bollard::Docker,
     trust: &crate::capabilities::container::trust::Trust,
     log: &dyn crate::capabilities::log::LogSink,
-) -> Result<BuiltImage, crate::capabilities::container::EngineError> {
-    use crate::capabilities::container::images::{self, ImageBuild};
-    use crate::capabilities::container::naming::HELPER_IMAGE;
+) -> Result<BuiltImage, crate::docker::EngineError> {
+    use crate::docker::images::{self, ImageBuild};
+    use crate::docker::naming::HELPER_IMAGE;
     let recipe = crate::runtime::bindings::types::ImageRecipe {
         name: "helper".into(),
         dockerfile: helper_dockerfile(HELPER_IMAGE),
@@ -301,7 +301,7 @@ impl StagedPlatform {
     }
 }
 
-fn staging_error(e: crate::capabilities::artifacts::store::StoreError) -> ContainerError {
+fn staging_error(e: crate::store::StoreError) -> ContainerError {
     ContainerError::Unavailable(format!("staging through the store failed: {e}"))
 }
 

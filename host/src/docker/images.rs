@@ -13,8 +13,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::trust::Trust;
 use super::EngineError;
+use crate::capabilities::container::trust::Trust;
 use crate::capabilities::log::{Level, LogSink};
 use crate::runtime::bindings::types::ImageRecipe;
 

@@ -25,10 +25,8 @@ use aws_sdk_s3::Client;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 
-use super::store::{
-    check_object_key, reopen_path, FileDigest, Object, ObjectStore, Pending, Staged, StoreError, Transfer,
-};
 use super::transfer::{Assembly, PartError, PartWriter};
+use super::{check_object_key, reopen_path, FileDigest, Object, ObjectStore, Pending, Staged, StoreError, Transfer};
 use crate::artifact::layout::Layout;
 
 /// What an upload part's body reads from the file at a time.

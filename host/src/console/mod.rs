@@ -1,10 +1,23 @@
+//! The terminal and stderr: the [`Console`] log sink (plain lines, a live
+//! display, or JSON-lines events), transfer progress, and the sanitizer
+//! every untrusted text passes before it is printed.
+
+mod live;
+pub mod sanitize;
+pub mod transfer;
+
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::live::Live;
-use super::sanitize::sanitize;
-use super::{Level, LogSink};
+use crate::capabilities::log::{Level, LogSink};
+use live::Live;
+use sanitize::sanitize;
+
+/// The version of the JSON-lines events `--json` writes on stderr (`"v"` in
+/// each: `log`, `progress`, `error`; the README's table). Fields are only
+/// added within a version; a change to an existing one raises it.
+pub const EVENTS_VERSION: u32 = 1;
 
 /// Writes to stderr: `[source] message` lines, or JSON lines with `--json`.
 /// On a terminal, progress rewrites one line; otherwise it prints at most
@@ -67,7 +80,7 @@ impl LogSink for Console {
             return live.line(source, level, message);
         }
         if self.json {
-            let v = serde_json::json!({"v": super::EVENTS_VERSION, "type": "log", "source": source, "level": level, "message": message});
+            let v = serde_json::json!({"v": EVENTS_VERSION, "type": "log", "source": source, "level": level, "message": message});
             return self.emit(&v.to_string());
         }
         let tag = match level {
@@ -95,7 +108,7 @@ impl LogSink for Console {
             _ => format!("[{source}] {task}: {done}"),
         };
         if self.json {
-            let v = serde_json::json!({"v": super::EVENTS_VERSION, "type": "progress", "source": source, "task": task, "done": done, "total": total});
+            let v = serde_json::json!({"v": EVENTS_VERSION, "type": "progress", "source": source, "task": task, "done": done, "total": total});
             return self.emit(&v.to_string());
         }
         let Ok(mut last) = self.last_progress.lock() else { return };

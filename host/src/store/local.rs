@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::store::{check_object_key, FileDigest, FileSlice, HashingWriter, Object, ObjectStore, StoreError};
+use super::{check_object_key, FileDigest, FileSlice, HashingWriter, Object, ObjectStore, StoreError};
 use crate::artifact::layout::Layout;
 use crate::output_tree::{LentDir, TreeError};
 

@@ -5,6 +5,14 @@
 //! opened them (an output tree hands out regular files only, opened without
 //! following links out of the tree), so a store can neither be pointed at
 //! nor tricked into another file. Stores read and write them in streams.
+//!
+//! Backends: [`local`] (a directory) and [`s3`]; [`open`] makes one from
+//! `--store`; [`transfer`] assembles ranged downloads.
+
+pub mod local;
+pub mod open;
+pub mod s3;
+pub mod transfer;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

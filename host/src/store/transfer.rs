@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::store::{FileDigest, HashingWriter};
+use super::{FileDigest, HashingWriter};
 
 /// Bytes a part collects before they are written.
 pub const WRITE_BATCH: usize = 1 << 20;

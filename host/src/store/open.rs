@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::local::LocalStore;
 use super::s3::S3Store;
-use super::store::{ObjectStore, StoreError, Transfer};
+use super::{ObjectStore, StoreError, Transfer};
 use crate::artifact::layout::Layout;
 use crate::project::config::StoreTable;
 

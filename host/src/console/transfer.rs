@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::LogSink;
+use crate::capabilities::log::LogSink;
 
 /// Runs `work`, reporting `moved() - moved_at_start` (at most `total`) as
 /// `task` (`upload` or `download`) of `source`.

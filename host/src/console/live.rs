@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::Level;
+use crate::capabilities::log::Level;
 
 pub struct Live {
     multi: MultiProgress,
