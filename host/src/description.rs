@@ -4,8 +4,8 @@
 use semver::Version;
 use serde::Serialize;
 
+use crate::model::{Capabilities, Description, OptionKind, OptionSpec};
 use crate::options::parse_value;
-use crate::runtime::bindings::types::{Capabilities, CpuArch, Description, OptionKind, OptionSpec};
 
 /// A validated description.
 #[derive(Debug, Clone)]
@@ -83,14 +83,6 @@ pub fn capability_words(c: &Capabilities) -> Vec<String> {
     declared.iter().map(Grant::to_string).collect()
 }
 
-pub fn arch_name(arch: CpuArch) -> &'static str {
-    match arch {
-        CpuArch::Amd64 => "amd64",
-        CpuArch::Arm => "arm",
-        CpuArch::Arm64 => "arm64",
-    }
-}
-
 /// The JSON form used by `inspect --json`.
 #[derive(Serialize)]
 pub struct OptionJson {
@@ -142,7 +134,7 @@ mod tests {
             }],
             capabilities: Capabilities {
                 container: true,
-                emulation: vec![CpuArch::Arm],
+                emulation: vec!["arm".into()],
                 gpu: false,
                 network_during_build: false,
                 image_network: false,

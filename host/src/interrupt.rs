@@ -38,3 +38,11 @@ pub async fn shutdown_signal() -> &'static str {
     INTERRUPTED.store(true, Ordering::Relaxed);
     name
 }
+
+impl crate::diagnostics::Diagnose for Interrupted {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let status = if self.signal == "SIGTERM" { ExitStatus::Terminated } else { ExitStatus::Interrupted };
+        (status, None)
+    }
+}

@@ -2,7 +2,7 @@
 //! a plugin declares, with defaults filled in.
 
 use crate::description::{kind_text, PlatformInfo};
-use crate::runtime::bindings::types::{OptionKind, OptionValue, TypedValue};
+use crate::model::{OptionKind, OptionValue, TypedValue};
 
 /// A `--opt` the user must fix.
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +130,22 @@ pub fn accepted(info: &PlatformInfo) -> String {
     format!("plugin `{}` accepts:\n{}", info.name, lines.join("\n"))
 }
 
+impl crate::diagnostics::Diagnose for OptionError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = match self {
+            OptionError::Unknown { accepted, .. } => accepted.clone(),
+            OptionError::Syntax(_) => "write options as `--opt build-type=Debug`".into(),
+            _ => "`hostbuild inspect PLUGIN` lists every option with its kind and default".into(),
+        };
+        (ExitStatus::Usage, Some(hint))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::{Capabilities, OptionSpec};
+    use crate::model::{Capabilities, OptionSpec};
 
     fn info() -> PlatformInfo {
         let spec = |name: &str, kind, default: Option<&str>| OptionSpec {

@@ -201,8 +201,8 @@ fn gpu_request_of_an_undeclared_plugin_is_denied_at_the_call() {
 fn gpu_request_has_the_shape_of_docker_run_gpus() {
     use hostbuild::capabilities::container::hardening::ContainerLimits;
     use hostbuild::capabilities::container::{container_body, StepHost, User};
+    use hostbuild::capabilities::container::{GpuRequest, Step};
     use hostbuild::docker::images::BuiltImage;
-    use hostbuild::runtime::bindings::container::{GpuRequest, Step};
 
     let host = StepHost {
         run_id: format!("gpu-shape-{}", unique()),

@@ -61,6 +61,17 @@ pub fn os(flag: Option<&str>, from_build: Option<&str>) -> Found {
     Found { value: host.unwrap_or_else(|| "unknown".into()), source: "this host's /etc/os-release".into() }
 }
 
+impl crate::diagnostics::Diagnose for NoCommit {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = format!(
+            "pass --git-sha SHA, set one of {}, or run inside a git checkout (--source DIR)",
+            COMMIT_VARS.join(", ")
+        );
+        (ExitStatus::Usage, Some(hint))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

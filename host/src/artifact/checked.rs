@@ -176,6 +176,19 @@ fn hash(file: &File, size: u64, path: &str, cancel: &AtomicBool) -> Result<Strin
     Ok(hex::encode(hasher.finalize()))
 }
 
+impl crate::diagnostics::Diagnose for CheckError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            CheckError::Interrupted(_) => (ExitStatus::Interrupted, None),
+            CheckError::Changed { .. } => {
+                (ExitStatus::Usage, Some("the file was written to while it was read; retry once it is complete".into()))
+            }
+            _ => (ExitStatus::Usage, Some("check the file paths".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

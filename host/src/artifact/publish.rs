@@ -362,6 +362,24 @@ pub fn now_rfc3339() -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+impl crate::diagnostics::Diagnose for PublishError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            PublishError::Exists { .. } => {
+                (ExitStatus::Conflict, Some("a published set is never overwritten; pass --force to replace it".into()))
+            }
+            PublishError::Claimed { .. } => (
+                ExitStatus::Conflict,
+                Some("wait for the other publisher, or pass --force if an earlier publish died midway".into()),
+            ),
+            PublishError::Invalid(_) => (ExitStatus::Usage, None),
+            PublishError::Check(c) => c.diagnose(),
+            PublishError::Store { source, .. } => source.diagnose(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -403,6 +403,47 @@ impl Paths {
     }
 }
 
+impl crate::diagnostics::Diagnose for PullError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            PullError::NoSet { available, layout, .. } => (
+                ExitStatus::ArtifactMissing,
+                Some(if available.is_empty() {
+                    format!(
+                        "this commit has no sets in the {layout} layout; check --git-sha and --layout, \
+                         or `hostbuild artifacts ls`"
+                    )
+                } else {
+                    format!("sets of this commit (commit/{}): {}", layout.shape(), available.join(", "))
+                }),
+            ),
+            PullError::Unverified { files, bytes, .. } => (
+                ExitStatus::ArtifactMissing,
+                Some(format!(
+                    "it holds {files} file(s), {bytes} bytes, that nothing can check but their listed sizes; \
+                     pass --allow-unverified to pull it anyway"
+                )),
+            ),
+            PullError::Incomplete { .. } => {
+                (ExitStatus::ArtifactMissing, Some("wait for the publisher, or republish the set with --force".into()))
+            }
+            PullError::Refused { .. } => (
+                ExitStatus::ArtifactMissing,
+                Some("the store's contents are not a set that can be pulled safely; ask whoever writes it".into()),
+            ),
+            PullError::NoSpace { .. } => (ExitStatus::Unavailable, Some("free some space, or pull elsewhere".into())),
+            PullError::Corrupt { .. } => (
+                ExitStatus::ArtifactMissing,
+                Some("the stored object was changed after publishing; republish the set with --force".into()),
+            ),
+            PullError::DestinationExists(_) | PullError::Invalid(_) => (ExitStatus::Usage, None),
+            PullError::Write { .. } => (ExitStatus::Unavailable, None),
+            PullError::Store { source, .. } => source.diagnose(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

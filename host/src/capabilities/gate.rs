@@ -6,8 +6,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::model::Capabilities;
 use crate::project::grants::Grant;
-use crate::runtime::bindings::types::Capabilities;
 
 /// The plugin's name, what it may use, and its current call's host time.
 #[derive(Debug, Default)]
@@ -61,7 +61,7 @@ impl Gate {
             Grant::ImageNetwork => c.image_network,
             Grant::Publish => c.publish,
             Grant::Env(var) => c.env_vars.contains(var),
-            Grant::Emulation(arch) => c.emulation.iter().any(|a| crate::description::arch_name(*a) == arch),
+            Grant::Emulation(arch) => c.emulation.contains(arch),
             // Never declared, only granted: not a plugin's to use directly.
             Grant::WriteSource | Grant::Push(_) => false,
         }

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::output::{self, Summary};
 use crate::artifact::characteristics::{self, NoCommit};
 use crate::artifact::checked::{CheckError, CheckedArtifact, Role, UserFile};
 use crate::artifact::layout::{Layout, Linkage, SetId};
 use crate::artifact::publish::{publish_user_files, Publication};
-use crate::artifact::pull::{pull, sets, SetState};
+use crate::artifact::pull::{pull, sets, PulledFile, SetState};
 use crate::capabilities::log::LogSink;
 use crate::cli::{ArtifactsArgs, ArtifactsCommand, LinkageArgs, SetArgs};
 use crate::console::{transfer, Console, Progress};
@@ -114,17 +115,9 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
                         pulled.dir,
                         pulled.files.len()
                     );
-                    if json {
-                        let out = serde_json::json!({ "dir": pulled.dir, "verified": false, "files": pulled.files });
-                        println!("{}", serde_json::to_string_pretty(&out)?);
-                    } else {
-                        println!(
-                            "pulled {} file(s) of {} into {} UNVERIFIED (no manifest; sizes checked against the listing only)",
-                            pulled.files.len(),
-                            pulled.dir,
-                            dest.display()
-                        );
-                    }
+                    let unverified =
+                        PulledUnverified { dir: &pulled.dir, verified: false, files: &pulled.files, dest: &dest };
+                    output::print(&unverified, json)?;
                 }
             }
         }
@@ -135,27 +128,53 @@ pub async fn artifacts(args: ArtifactsArgs) -> anyhow::Result<ExitStatus> {
                 found.iter().filter(|s| s.state == state).map(|s| s.dir.as_str()).collect()
             };
             let (verified, unverified) = (of(SetState::Verified), of(SetState::Unverified));
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "store": store.describe(),
-                        "layout": settings.layout,
-                        "sets": verified,
-                        "unverified": unverified,
-                    })
-                );
-            } else if verified.is_empty() && unverified.is_empty() {
-                println!("no complete sets in {} ({} layout)", store.describe(), settings.layout);
-            } else {
-                for s in &verified {
-                    println!("{s}");
-                }
-                for s in &unverified {
-                    println!("{s}  unverified (no manifest.json)");
-                }
-            }
+            let listed = Sets { store: store.describe(), layout: settings.layout, sets: verified, unverified };
+            output::print(&listed, args.json)?;
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// A set pulled without a manifest (`artifacts pull --allow-unverified`).
+#[derive(serde::Serialize)]
+struct PulledUnverified<'a> {
+    dir: &'a str,
+    verified: bool,
+    files: &'a [PulledFile],
+    #[serde(skip)]
+    dest: &'a std::path::Path,
+}
+
+impl Summary for PulledUnverified<'_> {
+    fn print_text(&self) {
+        println!(
+            "pulled {} file(s) of {} into {} UNVERIFIED (no manifest; sizes checked against the listing only)",
+            self.files.len(),
+            self.dir,
+            self.dest.display()
+        );
+    }
+}
+
+/// The sets of a commit (`artifacts ls`).
+#[derive(serde::Serialize)]
+struct Sets<'a> {
+    store: String,
+    layout: Layout,
+    sets: BTreeSet<&'a str>,
+    unverified: BTreeSet<&'a str>,
+}
+
+impl Summary for Sets<'_> {
+    fn print_text(&self) {
+        if self.sets.is_empty() && self.unverified.is_empty() {
+            println!("no complete sets in {} ({} layout)", self.store, self.layout);
+        }
+        for s in &self.sets {
+            println!("{s}");
+        }
+        for s in &self.unverified {
+            println!("{s}  unverified (no manifest.json)");
+        }
+    }
 }

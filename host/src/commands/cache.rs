@@ -12,6 +12,7 @@ use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBu
 use bollard::Docker;
 
 use super::common;
+use super::output::{self, Summary};
 use crate::capabilities::container::swarm::nodes::NodeInfo;
 use crate::capabilities::container::swarm::{staging, Swarm, SwarmError};
 use crate::capabilities::log::LogSink;
@@ -67,7 +68,7 @@ async fn local(
                 remove_local(docker, &v).await?;
                 removed.push(v);
             }
-            print_removed(&removed, args.json);
+            print_removed(&removed, args.json)?;
         }
         None => print_list(&volumes, compile_cache, args.json)?,
     }
@@ -121,7 +122,7 @@ async fn on_swarm(
         }
         removed.extend(here);
     }
-    print_removed(&removed, args.json);
+    print_removed(&removed, args.json)?;
     Ok(ExitStatus::Success)
 }
 
@@ -204,48 +205,82 @@ fn plain_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn print_list(volumes: &[Volume], compile_cache: Option<&Path>, json: bool) -> anyhow::Result<()> {
-    let compile = compile_cache.map(tree_size);
-    if json {
-        let v = serde_json::json!({"volumes": volumes, "compile_cache": {"dir": compile_cache, "bytes": compile}});
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
-    println!("cache volumes (ccache and other build caches):");
-    if volumes.is_empty() {
-        println!("  none yet");
-    }
-    for v in volumes {
-        let node = match (&v.node, &v.node_id) {
-            (Some(n), Some(id)) => format!("{:<30} ", format!("{n} ({})", &id[..id.len().min(12)])),
-            _ => String::new(),
-        };
-        println!("  {node}{:<20} {:<36} {}", v.platform, v.name, human(v.bytes));
-    }
-    if let (Some(bytes), Some(dir)) = (compile, compile_cache) {
-        println!("compiled plugins: {} in {}", human(bytes as i64), dir.display());
-    }
-    println!("clear with `hostbuild cache clear [PLATFORM]`");
-    Ok(())
+/// `cache`: the volumes and the compile cache.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    volumes: &'a [Volume],
+    compile_cache: CompileCache<'a>,
 }
 
-fn print_removed(removed: &[Volume], json: bool) {
-    if json {
-        let names: Vec<&str> = removed.iter().map(|v| v.name.as_str()).collect();
-        let nodes: Vec<_> = removed
-            .iter()
-            .map(|v| serde_json::json!({"node": v.node, "node_id": v.node_id, "volume": v.name}))
-            .collect();
-        println!("{}", serde_json::json!({ "removed_volumes": names, "removed": nodes }));
-    } else {
-        println!("removed {} cache volume(s){}", removed.len(), if removed.is_empty() { "" } else { ":" });
-        for v in removed {
-            match (&v.node, &v.node_id) {
-                (Some(node), Some(id)) => println!("  {} on {node} ({})", v.name, &id[..id.len().min(12)]),
-                _ => println!("  {}", v.name),
+#[derive(serde::Serialize)]
+struct CompileCache<'a> {
+    dir: Option<&'a Path>,
+    bytes: Option<u64>,
+}
+
+impl Summary for Listed<'_> {
+    fn print_text(&self) {
+        println!("cache volumes (ccache and other build caches):");
+        if self.volumes.is_empty() {
+            println!("  none yet");
+        }
+        for v in self.volumes {
+            let node = match (&v.node, &v.node_id) {
+                (Some(n), Some(id)) => format!("{:<30} ", format!("{n} ({})", &id[..id.len().min(12)])),
+                _ => String::new(),
+            };
+            println!("  {node}{:<20} {:<36} {}", v.platform, v.name, human(v.bytes));
+        }
+        if let CompileCache { dir: Some(dir), bytes: Some(bytes) } = &self.compile_cache {
+            println!("compiled plugins: {} in {}", human(*bytes as i64), dir.display());
+        }
+        println!("clear with `hostbuild cache clear [PLATFORM]`");
+    }
+}
+
+fn print_list(volumes: &[Volume], compile_cache: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let compile_cache = CompileCache { dir: compile_cache, bytes: compile_cache.map(tree_size) };
+    output::print(&Listed { volumes, compile_cache }, json)
+}
+
+/// `cache clear`: what was removed, where.
+#[derive(serde::Serialize)]
+struct Removed<'a> {
+    removed_volumes: Vec<&'a str>,
+    removed: Vec<RemovedVolume<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RemovedVolume<'a> {
+    node: Option<&'a str>,
+    node_id: Option<&'a str>,
+    volume: &'a str,
+}
+
+impl Summary for Removed<'_> {
+    const ONE_LINE: bool = true;
+
+    fn print_text(&self) {
+        let n = self.removed.len();
+        println!("removed {n} cache volume(s){}", if n == 0 { "" } else { ":" });
+        for v in &self.removed {
+            match (v.node, v.node_id) {
+                (Some(node), Some(id)) => println!("  {} on {node} ({})", v.volume, &id[..id.len().min(12)]),
+                _ => println!("  {}", v.volume),
             }
         }
     }
+}
+
+fn print_removed(removed: &[Volume], json: bool) -> anyhow::Result<()> {
+    let summary = Removed {
+        removed_volumes: removed.iter().map(|v| v.name.as_str()).collect(),
+        removed: removed
+            .iter()
+            .map(|v| RemovedVolume { node: v.node.as_deref(), node_id: v.node_id.as_deref(), volume: &v.name })
+            .collect(),
+    };
+    output::print(&summary, json)
 }
 
 /// Bytes of all files under `dir`, not following symlinks.

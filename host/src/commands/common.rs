@@ -20,10 +20,10 @@ use crate::description::{validate, PlatformInfo};
 use crate::docker::engine::EngineInfo;
 use crate::docker::images::{self, BuiltImage};
 use crate::docker::EngineError;
+use crate::model::ImageRecipe;
 use crate::project::config::Located;
 use crate::project::lock::Lockfile;
 use crate::project::resolve::{self, Resolved};
-use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::{self, CacheError, CallError, Limits, LoadedComponent, ModuleCache, Plugin};
 use crate::units::Span;
 

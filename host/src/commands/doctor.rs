@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::output::{self, Summary};
 use crate::arch::binfmt_enabled;
 use crate::cli::DoctorArgs;
 use crate::diagnostics::ExitStatus;
@@ -126,10 +127,20 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
     });
 
     let healthy = checks.iter().all(|c| c.ok || !c.required);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"healthy": healthy, "checks": checks}))?);
-    } else {
-        for c in &checks {
+    output::print(&Health { healthy, checks }, args.json)?;
+    Ok(if healthy { ExitStatus::Success } else { ExitStatus::Unavailable })
+}
+
+/// Every check, and whether all required ones passed.
+#[derive(Serialize)]
+struct Health {
+    healthy: bool,
+    checks: Vec<Check>,
+}
+
+impl Summary for Health {
+    fn print_text(&self) {
+        for c in &self.checks {
             let mark = if c.ok {
                 "ok     "
             } else if c.required {
@@ -143,7 +154,6 @@ pub async fn doctor(args: DoctorArgs, cache: Option<PathBuf>) -> anyhow::Result<
             }
         }
     }
-    Ok(if healthy { ExitStatus::Success } else { ExitStatus::Unavailable })
 }
 
 /// The swarm behind the engine: a manager, its nodes, their architectures

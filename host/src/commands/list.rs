@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::common;
+use super::output::{self, Summary};
 use crate::capabilities::log::LogSink;
 use crate::cli::ListArgs;
 use crate::console::Console;
@@ -28,6 +29,53 @@ struct Row {
     error: Option<String>,
 }
 
+/// `list`: every plugin found, and where bundled ones are.
+#[derive(serde::Serialize)]
+struct Listed {
+    plugins: Vec<Row>,
+    #[serde(skip)]
+    bundled_dir: Option<PathBuf>,
+}
+
+impl Summary for Listed {
+    fn print_text(&self) {
+        match &self.bundled_dir {
+            Some(dir) => {
+                println!(
+                    "bundled plugins ({}): run them by name, e.g. `hostbuild run NAME --source DIR`",
+                    dir.display()
+                )
+            }
+            None => println!(
+                "no bundled plugins: this hostbuild has no {} beside its bin/ (scripts/install.sh puts them there)",
+                bundled::DIR
+            ),
+        }
+        if self.plugins.is_empty() {
+            println!("no plugins found; `hostbuild new NAME` starts one");
+            return;
+        }
+        println!("{:<8} {:<16} {:<9} {:<6} {:<50} file", "", "name", "version", "wit", "capabilities");
+        for r in &self.plugins {
+            let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let caps = match (&r.error, r.capabilities.is_empty()) {
+                (Some(e), _) => format!("unusable: {e}"),
+                (None, true) => "none".into(),
+                (None, false) => r.capabilities.join(", "),
+            };
+            println!(
+                "{:<8} {:<16} {:<9} {:<6} {:<50} {}",
+                r.origin,
+                text(&r.name),
+                text(&r.version),
+                text(&r.wit),
+                caps,
+                r.file.display()
+            );
+        }
+    }
+}
+
 pub async fn list(args: ListArgs, cache: PathBuf, verbose: bool) -> anyhow::Result<ExitStatus> {
     let log: Arc<dyn LogSink> = Arc::new(Console::new(verbose, args.json));
     let limits = common::limits(&args.limits)?;
@@ -38,41 +86,7 @@ pub async fn list(args: ListArgs, cache: PathBuf, verbose: bool) -> anyhow::Resu
             rows.push(describe(origin, &file, &cache, limits, log.clone()).await);
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "plugins": rows }))?);
-        return Ok(ExitStatus::Success);
-    }
-    match &bundled_dir {
-        Some(dir) => {
-            println!("bundled plugins ({}): run them by name, e.g. `hostbuild run NAME --source DIR`", dir.display())
-        }
-        None => println!(
-            "no bundled plugins: this hostbuild has no {} beside its bin/ (scripts/install.sh puts them there)",
-            bundled::DIR
-        ),
-    }
-    if rows.is_empty() {
-        println!("no plugins found; `hostbuild new NAME` starts one");
-        return Ok(ExitStatus::Success);
-    }
-    println!("{:<8} {:<16} {:<9} {:<6} {:<50} file", "", "name", "version", "wit", "capabilities");
-    for r in &rows {
-        let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let caps = match (&r.error, r.capabilities.is_empty()) {
-            (Some(e), _) => format!("unusable: {e}"),
-            (None, true) => "none".into(),
-            (None, false) => r.capabilities.join(", "),
-        };
-        println!(
-            "{:<8} {:<16} {:<9} {:<6} {:<50} {}",
-            r.origin,
-            text(&r.name),
-            text(&r.version),
-            text(&r.wit),
-            caps,
-            r.file.display()
-        );
-    }
+    output::print(&Listed { plugins: rows, bundled_dir }, args.json)?;
     Ok(ExitStatus::Success)
 }
 

@@ -9,6 +9,7 @@ mod doctor;
 mod inspect;
 mod list;
 mod new;
+mod output;
 mod plugins;
 mod run;
 mod shell;
@@ -43,5 +44,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::New(args) => new::new(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
+    }
+}
+
+impl crate::diagnostics::Diagnose for Usage {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        (ExitStatus::Usage, Some(self.hint.clone()))
     }
 }

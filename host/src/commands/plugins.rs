@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use super::output::{self, Summary};
 use super::{common, Usage};
 use crate::capabilities::log::{Level, LogSink};
 use crate::cli::{LockArgs, PluginsArgs, PluginsCommand};
@@ -204,6 +205,14 @@ fn parse_grants(words: &[String]) -> Result<Grants, Usage> {
 }
 
 /// Checks every locked plugin against its source and the engine.
+/// One plugin's `plugins verify` result (`--json`).
+#[derive(serde::Serialize)]
+struct Verified<'a> {
+    name: &'a str,
+    ok: bool,
+    problem: Option<String>,
+}
+
 async fn verify(locker: &mut Locker, json: bool) -> anyhow::Result<ExitStatus> {
     let project = project_here()?;
     let lock = Lockfile::read(&project.dir)?.unwrap_or_else(Lockfile::new);
@@ -226,7 +235,7 @@ async fn verify(locker: &mut Locker, json: bool) -> anyhow::Result<ExitStatus> {
             None => locker.log.line("hostbuild", Level::Info, &format!("{name}: matches {LOCK_FILE}")),
             Some(p) => locker.log.line("hostbuild", Level::Error, p),
         }
-        results.push(serde_json::json!({"name": name, "ok": problem.is_none(), "problem": problem}));
+        results.push(Verified { name, ok: problem.is_none(), problem });
         if let (Err(e), None) = (outcome, &first_problem) {
             first_problem = Some(e);
         }
@@ -286,47 +295,64 @@ fn compare(pin: &LockedPlugin, now: &LockedPlugin) -> Result<(), ProjectError> {
     Ok(())
 }
 
+/// One plugin of the project, and its pin (`plugins list`).
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    version: Option<&'a str>,
+    requirement: Option<&'a str>,
+    wit: Option<&'a str>,
+    source: &'a str,
+    sha256: Option<&'a str>,
+    grants: Vec<String>,
+    locked: bool,
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct ListedAll<'a>(Vec<Listed<'a>>);
+
+impl Summary for ListedAll<'_> {
+    fn print_text(&self) {
+        println!("{:<16} {:<9} {:<6} {:<14} {:<44} source", "name", "version", "wit", "sha256", "grants");
+        for r in &self.0 {
+            let sha = r.sha256.map_or("(not locked)".to_string(), |s| s.chars().take(12).collect());
+            let grants = if r.grants.is_empty() { "none".to_string() } else { r.grants.join(",") };
+            println!(
+                "{:<16} {:<9} {:<6} {:<14} {:<44} {}",
+                r.name,
+                r.version.unwrap_or("-"),
+                r.wit.unwrap_or("-"),
+                sha,
+                grants,
+                r.source
+            );
+        }
+    }
+}
+
 fn list(json: bool) -> anyhow::Result<ExitStatus> {
     let project = project_here()?;
     let lock = Lockfile::read(&project.dir)?.unwrap_or_else(Lockfile::new);
-    let rows: Vec<serde_json::Value> = project
+    let rows = project
         .project
         .plugins
         .iter()
         .map(|(name, entry)| {
             let pin = lock.get(name);
-            serde_json::json!({
-                "name": name,
-                "version": pin.map(|p| p.version.clone()),
-                "requirement": entry.version,
-                "wit": pin.map(|p| p.wit.clone()),
-                "source": entry.source,
-                "sha256": pin.map(|p| p.sha256.clone()),
-                "grants": entry.grants.words(),
-                "locked": pin.is_some(),
-            })
+            Listed {
+                name,
+                version: pin.map(|p| p.version.as_str()),
+                requirement: entry.version.as_deref(),
+                wit: pin.map(|p| p.wit.as_str()),
+                source: &entry.source,
+                sha256: pin.map(|p| p.sha256.as_str()),
+                grants: entry.grants.words(),
+                locked: pin.is_some(),
+            }
         })
         .collect();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitStatus::Success);
-    }
-    println!("{:<16} {:<9} {:<6} {:<14} {:<44} source", "name", "version", "wit", "sha256", "grants");
-    for r in &rows {
-        let text = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-        let sha = r["sha256"].as_str().map_or("(not locked)".to_string(), |s| s[..12].to_string());
-        let grants: Vec<&str> = r["grants"].as_array().into_iter().flatten().filter_map(|g| g.as_str()).collect();
-        let grants = if grants.is_empty() { "none".to_string() } else { grants.join(",") };
-        println!(
-            "{:<16} {:<9} {:<6} {:<14} {:<44} {}",
-            text("name"),
-            text("version"),
-            text("wit"),
-            sha,
-            grants,
-            text("source")
-        );
-    }
+    output::print(&ListedAll(rows), json)?;
     Ok(ExitStatus::Success)
 }
 
@@ -351,12 +377,29 @@ async fn publish(locker: &Locker, file: &Path, target: &str, json: bool) -> anyh
         source_text: target.into(),
         source,
     })?;
-    if json {
-        let v = serde_json::json!({"reference": target, "manifest": url, "name": o.info.name,
-            "version": o.info.version.to_string(), "sha256": o.loaded.sha256});
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!("published {} {} (sha256:{}) to {target}", o.info.name, o.info.version, o.loaded.sha256);
-    }
+    let published = Published {
+        reference: target,
+        manifest: url,
+        name: &o.info.name,
+        version: o.info.version.to_string(),
+        sha256: &o.loaded.sha256,
+    };
+    output::print(&published, json)?;
     Ok(ExitStatus::Success)
+}
+
+/// A plugin pushed to an OCI registry (`plugins publish`).
+#[derive(serde::Serialize)]
+struct Published<'a> {
+    reference: &'a str,
+    manifest: String,
+    name: &'a str,
+    version: String,
+    sha256: &'a str,
+}
+
+impl Summary for Published<'_> {
+    fn print_text(&self) {
+        println!("published {} {} (sha256:{}) to {}", self.name, self.version, self.sha256, self.reference);
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 
+use super::output::{self, Summary};
 use super::{common, Usage};
 use crate::artifact::characteristics;
 use crate::capabilities::container::swarm::{self, staging, Swarm, SwarmOptions};
@@ -181,11 +182,18 @@ async fn connect_swarm(
 /// How long a step's container gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-fn print_summary(summaries: &[PlatformSummary], json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "platforms": summaries }))?);
-    } else {
-        summaries.iter().for_each(PlatformSummary::print_text);
+/// Every platform's summary (`run`).
+#[derive(serde::Serialize)]
+struct Ran<'a> {
+    platforms: &'a [PlatformSummary],
+}
+
+impl Summary for Ran<'_> {
+    fn print_text(&self) {
+        self.platforms.iter().for_each(PlatformSummary::print_text);
     }
-    Ok(())
+}
+
+fn print_summary(platforms: &[PlatformSummary], json: bool) -> anyhow::Result<()> {
+    output::print(&Ran { platforms }, json)
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{error_message, local, ContainerSpec, StepHost, User};
+use crate::capabilities::container::{local, ContainerSpec, StepHost, User};
+use crate::capabilities::container::{ContainerError, Mount, Step, Volume};
 use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
 use crate::console::Console;
@@ -19,7 +20,6 @@ use crate::diagnostics::ExitStatus;
 use crate::docker::{engine, lifecycle, naming, EngineError};
 use crate::options::{check_unscoped, resolve};
 use crate::output_tree::{LentDir, OutputTree};
-use crate::runtime::bindings::container::{ContainerError, Mount, Step, Volume};
 
 /// `CCACHE_MAXSIZE` in the shell: `run --ccache-size`'s default.
 const DEFAULT_CCACHE_SIZE: &str = "10G";
@@ -112,7 +112,7 @@ pub async fn shell(args: ShellArgs, cache: PathBuf, verbose: bool) -> anyhow::Re
         limits: settings.limits,
         step_timeout: None,
     };
-    let spec = ContainerSpec::for_step(&step, &host).map_err(|e| EngineError::Api(error_message(&e).into()))?;
+    let spec = ContainerSpec::for_step(&step, &host).map_err(|e| EngineError::Api(e.message().into()))?;
     let mut cmd = std::process::Command::new("docker");
     cmd.args(["run", "--rm"]);
     cmd.arg(if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "-it" } else { "-i" });

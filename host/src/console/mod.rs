@@ -19,6 +19,40 @@ use sanitize::sanitize;
 /// added within a version; a change to an existing one raises it.
 pub const EVENTS_VERSION: u32 = 1;
 
+/// One JSON-lines event on stderr (the README's "JSON events" table).
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event<'a> {
+    Log {
+        source: &'a str,
+        level: Level,
+        message: &'a str,
+    },
+    Progress {
+        source: &'a str,
+        task: &'a str,
+        done: u64,
+        total: Option<u64>,
+    },
+    /// The run failed: what `--json` prints instead of `error:` lines.
+    Error {
+        error: &'a crate::diagnostics::Report,
+    },
+}
+
+impl Event<'_> {
+    /// The event as one line of JSON, with its version.
+    pub fn line(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Versioned<'e, 'a> {
+            v: u32,
+            #[serde(flatten)]
+            event: &'e Event<'a>,
+        }
+        serde_json::to_string(&Versioned { v: EVENTS_VERSION, event: self }).unwrap_or_default()
+    }
+}
+
 /// Writes to stderr: `[source] message` lines, or JSON lines with `--json`.
 /// On a terminal, progress rewrites one line; otherwise it prints at most
 /// one line a second per task, plus the final one.
@@ -80,8 +114,7 @@ impl LogSink for Console {
             return live.line(source, level, message);
         }
         if self.json {
-            let v = serde_json::json!({"v": EVENTS_VERSION, "type": "log", "source": source, "level": level, "message": message});
-            return self.emit(&v.to_string());
+            return self.emit(&Event::Log { source, level, message }.line());
         }
         let tag = match level {
             Level::Warn => "warning: ",
@@ -108,8 +141,7 @@ impl LogSink for Console {
             _ => format!("[{source}] {task}: {done}"),
         };
         if self.json {
-            let v = serde_json::json!({"v": EVENTS_VERSION, "type": "progress", "source": source, "task": task, "done": done, "total": total});
-            return self.emit(&v.to_string());
+            return self.emit(&Event::Progress { source, task, done, total }.line());
         }
         let Ok(mut last) = self.last_progress.lock() else { return };
         if self.terminal {

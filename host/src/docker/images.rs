@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::EngineError;
 use crate::capabilities::container::trust::Trust;
 use crate::capabilities::log::{Level, LogSink};
-use crate::runtime::bindings::types::ImageRecipe;
+use crate::model::ImageRecipe;
 
 const LABEL_RECIPE: &str = "hostbuild.recipe";
 const LABEL_INPUTS: &str = "hostbuild.inputs";
@@ -276,7 +276,7 @@ fn context_tar(recipe: &ImageRecipe) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::ContextFile;
+    use crate::model::ContextFile;
 
     fn recipe() -> ImageRecipe {
         ImageRecipe {

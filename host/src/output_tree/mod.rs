@@ -414,6 +414,22 @@ impl OutputTree {
     }
 }
 
+impl crate::diagnostics::Diagnose for OutputTreeError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            OutputTreeError::Symlink { path, .. } | OutputTreeError::NotADirectory { path } => (
+                ExitStatus::Refused,
+                Some(format!(
+                    "a project may ship {} to redirect the build's writes; remove it (or pass another --out)",
+                    path.display()
+                )),
+            ),
+            OutputTreeError::Io { .. } => (ExitStatus::Unavailable, Some("check the directory's permissions".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

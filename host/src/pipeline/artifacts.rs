@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::artifact::checked::{CheckError, CheckedArtifact, Role};
+use crate::model::{Artifact, ArtifactRole};
 use crate::output_tree::{OutputTree, TreeError};
-use crate::runtime::bindings::types::{Artifact, ArtifactRole};
 use crate::runtime::CallError;
 
 /// A reported artifact that is not a regular file inside the output tree
@@ -71,5 +71,17 @@ fn refused(plugin: &str, path: &str, e: CheckError) -> anyhow::Error {
         .into(),
         CheckError::Interrupted(_) => e.into(),
         e => ArtifactRefused { plugin: plugin.into(), path: path.into(), reason: e.to_string() }.into(),
+    }
+}
+
+impl crate::diagnostics::Diagnose for ArtifactRefused {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = format!(
+            "artifacts must be regular files inside the output tree (no symlinks, no `..`), \
+             at most --max-artifact-size; nothing was published; {}",
+            crate::diagnostics::UNTRUSTED
+        );
+        (ExitStatus::Refused, Some(hint))
     }
 }

@@ -32,9 +32,7 @@ use crate::capabilities::artifacts::plugin_store::PluginStore;
 use crate::capabilities::container::hardening::ContainerLimits;
 use crate::capabilities::container::swarm::{Swarm, SwarmEngine};
 use crate::capabilities::container::trust::Trust;
-use crate::capabilities::container::{
-    self as container, DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User,
-};
+use crate::capabilities::container::{DirMount, LocalEngine, StepEngine, StepHost, StepRunner, User};
 use crate::capabilities::host_info::HostInfo;
 use crate::capabilities::log::{Level, LogSink};
 use crate::capabilities::workspace::Workspace;
@@ -42,12 +40,12 @@ use crate::commands::common::{self, ImageBuild, Opened};
 use crate::console::transfer;
 use crate::docker::engine::EngineInfo;
 use crate::docker::naming;
+use crate::model::BuildContext;
 use crate::options::{resolve as resolve_options, RawOption};
 use crate::output_tree::{LentDir, OutputTree, OutputTreeError, Unsafe};
 use crate::project::resolve::Resolved;
 use crate::registry::checked::{check_images, ImageRefused, ImageRules};
 use crate::registry::publish::publish_images;
-use crate::runtime::bindings::types::BuildContext;
 use crate::runtime::Limits;
 use crate::store::ObjectStore;
 
@@ -208,11 +206,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
     if let Some(engine) = &step_engine {
         // What the engine held for the platform (staged volumes) goes.
         if let Err(e) = engine.finish().await {
-            log.line(
-                "hostbuild",
-                Level::Warn,
-                &format!("{name}: cleaning up after the steps: {}", container::error_message(&e)),
-            );
+            log.line("hostbuild", Level::Warn, &format!("{name}: cleaning up after the steps: {}", e.message()));
         }
     }
     // Whatever the build's outcome, the user is never handed unsafe files
@@ -240,7 +234,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
             };
             check_images(docker, &name, &built, &detected, &rules).await?
         }
-        None if detected.iter().any(|a| a.role == crate::runtime::bindings::types::ArtifactRole::Image) => {
+        None if detected.iter().any(|a| a.role == crate::model::ArtifactRole::Image) => {
             return Err(ImageRefused::NoPublish { plugin: name, reference: "(no engine)".into() }.into())
         }
         None => Vec::new(),
@@ -284,4 +278,16 @@ async fn open_tree(out: &std::path::Path, platform: &str) -> Result<OutputTree, 
     tokio::task::spawn_blocking(move || OutputTree::open(&out, &name))
         .await
         .map_err(|e| OutputTreeError::Io { path, source: std::io::Error::other(e.to_string()) })?
+}
+
+impl crate::diagnostics::Diagnose for UnsafeOutput {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = format!(
+            "nothing was published; inspect and remove them ({}), and {}",
+            self.files.iter().take(3).map(|u| u.path.as_str()).collect::<Vec<_>>().join(", "),
+            crate::diagnostics::UNTRUSTED
+        );
+        (ExitStatus::Refused, Some(hint))
+    }
 }

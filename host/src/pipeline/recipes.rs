@@ -1,8 +1,7 @@
 //! `image()` answers, checked before anything is built.
 
 use crate::arch::TargetPlatform;
-use crate::description::arch_name;
-use crate::runtime::bindings::types::{Capabilities, ImageRecipe};
+use crate::model::{Capabilities, ImageRecipe};
 use crate::runtime::CallError;
 
 /// Refuses recipes a well-formed plugin cannot return, and recipes for an
@@ -20,7 +19,7 @@ pub fn check(plugin: &str, recipes: &[ImageRecipe], allowed: &Capabilities) -> R
         }
         // The architecture the recipe needs emulated on this (amd64) host.
         let emulated = TargetPlatform::parse(&r.platform).arch().filter(|a| a.binfmt.is_some());
-        if let Some(arch) = emulated.filter(|a| !allowed.emulation.iter().any(|e| arch_name(*e) == a.name)) {
+        if let Some(arch) = emulated.filter(|a| !allowed.emulation.iter().any(|e| e == a.name)) {
             return Err(malformed(format!(
                 "access denied: image `{}` is for {} but emulation of {} was not declared or not granted",
                 r.name, r.platform, arch.name

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::artifact::checked::{CheckedArtifact, Role};
 use crate::console::sanitize::sanitize;
+use crate::model::BuildReport;
 use crate::registry::publish::PublishedImage;
-use crate::runtime::bindings::types::BuildReport;
 
 /// One platform's result.
 #[derive(Debug, Clone, Serialize)]

@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::description::arch_name;
-use crate::runtime::bindings::types::Capabilities;
+use crate::model::Capabilities;
 
 /// The grants of one plugin; everything is refused unless listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,7 +155,7 @@ impl Grants {
     pub fn all_of(declared: &Capabilities) -> Self {
         Self {
             container: declared.container,
-            emulation: declared.emulation.iter().map(|a| arch_name(*a).to_string()).collect(),
+            emulation: declared.emulation.clone(),
             gpu: declared.gpu,
             network: declared.network_during_build,
             image_network: declared.image_network,
@@ -182,12 +181,7 @@ impl Grants {
     pub fn allow(&self, declared: &Capabilities) -> Capabilities {
         Capabilities {
             container: declared.container && self.container,
-            emulation: declared
-                .emulation
-                .iter()
-                .copied()
-                .filter(|a| self.emulation.iter().any(|g| g == arch_name(*a)))
-                .collect(),
+            emulation: declared.emulation.iter().filter(|a| self.emulation.contains(a)).cloned().collect(),
             gpu: declared.gpu && self.gpu,
             network_during_build: declared.network_during_build && self.network,
             image_network: declared.image_network && self.image_network,
@@ -240,12 +234,11 @@ impl Grants {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::CpuArch;
 
     fn everything() -> Capabilities {
         Capabilities {
             container: true,
-            emulation: vec![CpuArch::Arm, CpuArch::Arm64],
+            emulation: vec!["arm".into(), "arm64".into()],
             gpu: true,
             network_during_build: true,
             image_network: true,
@@ -299,7 +292,7 @@ mod tests {
         };
         let allowed = grants.allow(&everything());
         assert!(allowed.container && allowed.gpu && !allowed.publish && !allowed.network_during_build);
-        assert_eq!(allowed.emulation, [CpuArch::Arm64]);
+        assert_eq!(allowed.emulation, ["arm64"]);
         assert_eq!(allowed.env_vars, ["CI"]);
         let nothing = Capabilities {
             container: false,

@@ -84,3 +84,94 @@ fn read_toml<T: serde::de::DeserializeOwned>(file: &std::path::Path) -> Result<O
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }
+
+impl crate::diagnostics::Diagnose for ProjectError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        use crate::project::config::PROJECT_FILE;
+        match self {
+            ProjectError::Io { .. } => (ExitStatus::Unavailable, Some("check the file's permissions".into())),
+            ProjectError::Invalid { .. } => {
+                (ExitStatus::Usage, Some(format!("fix the file; the README's \"CI\" section shows {PROJECT_FILE}")))
+            }
+            ProjectError::NoProject { name, .. } => (
+                ExitStatus::Usage,
+                Some(format!(
+                    "pass a plugin file (plugins/{name}.wasm), or add it to the project: \
+                     `hostbuild plugins add {name} SOURCE --grant-declared`; `hostbuild list` shows the installed ones"
+                )),
+            ),
+            ProjectError::UnknownPlugin { name, known, .. } => (
+                ExitStatus::Usage,
+                Some(format!(
+                    "the project has: {}; add it with `hostbuild plugins add {name} SOURCE`",
+                    if known.is_empty() { "no plugins".into() } else { known.join(", ") }
+                )),
+            ),
+            ProjectError::NotGranted { name, missing } => {
+                let lines: Vec<&str> = missing.iter().map(|m| m.grant.as_str()).collect();
+                (
+                    ExitStatus::NotGranted,
+                    Some(format!(
+                        "if you trust it with that, grant it in {PROJECT_FILE} under [plugins.{name}.grants]: {}",
+                        lines.join("; ")
+                    )),
+                )
+            }
+            ProjectError::NotLocked { name } => (
+                ExitStatus::LockMismatch,
+                Some(format!(
+                    "--locked runs plugins by name from hostbuild.lock; lock `{name}` with `hostbuild lock` and commit the lock"
+                )),
+            ),
+            ProjectError::LockMismatch { name, .. } => (
+                ExitStatus::LockMismatch,
+                Some(
+                    format!("if the change is intended, run `hostbuild plugins update {name}` and commit hostbuild.lock")
+                ),
+            ),
+            ProjectError::VersionMismatch { .. } => (
+                ExitStatus::PluginIncompatible,
+                Some(format!("point the source at a matching release, or change the version requirement in {PROJECT_FILE}")),
+            ),
+            ProjectError::Fetch { source, .. } => source.diagnose(),
+        }
+    }
+}
+
+impl crate::diagnostics::Diagnose for SourceError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            SourceError::Invalid(_) => (
+                ExitStatus::Usage,
+                Some("a source is a path, https://..., s3://bucket/key or oci://registry/repository:tag".into()),
+            ),
+            SourceError::NotFound(_) => (ExitStatus::PluginNotFound, Some("check the source's address and tag".into())),
+            SourceError::Denied(_) => (
+                ExitStatus::Unavailable,
+                Some("log in (`docker login REGISTRY` for OCI; AWS credentials for s3://) and try again".into()),
+            ),
+            SourceError::Unreachable(_) | SourceError::Failed(_) => (
+                ExitStatus::Unavailable,
+                Some("nothing was kept of a failed download; check the network and run again".into()),
+            ),
+            SourceError::Cache(_) => (ExitStatus::Unavailable, Some("pass a writable --cache-dir".into())),
+            SourceError::Insecure(_) => (
+                ExitStatus::Refused,
+                Some("serve the plugin over https:// (or from this machine), or use an oci:// or s3:// source".into()),
+            ),
+            SourceError::TooLarge { .. } => (
+                ExitStatus::Refused,
+                Some(
+                    "raise HOSTBUILD_PLUGIN_MAX_SIZE (e.g. 1G) if the plugin is really that large; nothing was kept"
+                        .into(),
+                ),
+            ),
+            SourceError::Store(_) => (
+                ExitStatus::Unavailable,
+                Some("check the AWS configuration (AWS_PROFILE, AWS_ENDPOINT_URL, credentials)".into()),
+            ),
+        }
+    }
+}

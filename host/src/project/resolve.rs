@@ -13,8 +13,8 @@ use super::sources::{self, Source};
 use super::ProjectError;
 use crate::capabilities::container::DirMount;
 use crate::description::PlatformInfo;
+use crate::model::ImageRecipe;
 use crate::options::RawOption;
-use crate::runtime::bindings::types::ImageRecipe;
 use crate::runtime::LoadedComponent;
 
 /// A plugin to run, and what the project says about it.

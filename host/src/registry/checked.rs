@@ -19,7 +19,7 @@ use oci_client::Reference;
 use crate::arch::TargetPlatform;
 use crate::docker::images::{self, BuiltImage};
 use crate::docker::naming;
-use crate::runtime::bindings::types::{Artifact, ArtifactRole};
+use crate::model::{Artifact, ArtifactRole};
 
 /// One tag to create (and with `--publish`, push).
 #[derive(Debug, Clone)]
@@ -182,6 +182,30 @@ fn with_latest(reference: &str) -> String {
         reference.to_string()
     } else {
         format!("{reference}:latest")
+    }
+}
+
+impl crate::diagnostics::Diagnose for ImageRefused {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            ImageRefused::InvalidReference { .. } | ImageRefused::UnknownImage { .. } => {
+                (ExitStatus::PluginFailed, Some(crate::diagnostics::PLUGIN_BUG.into()))
+            }
+            ImageRefused::NotAllowed { reference, .. } => {
+                let prefix = reference.rsplit_once(['/', ':']).map_or(reference.as_str(), |(p, _)| p);
+                (
+                    ExitStatus::NotGranted,
+                    Some(format!(
+                        "if you trust the plugin with it, pass --allow-push {prefix}/ (or grant \
+                         `push = [\"{prefix}/\"]` in hostbuild.toml); nothing was tagged or pushed"
+                    )),
+                )
+            }
+            ImageRefused::NoPublish { .. } | ImageRefused::Reserved { .. } | ImageRefused::WouldOverwrite { .. } => {
+                (ExitStatus::Refused, Some(format!("nothing was tagged or pushed; {}", crate::diagnostics::UNTRUSTED)))
+            }
+        }
     }
 }
 

@@ -199,6 +199,19 @@ async fn push_index(target: &str, manifests: &[serde_json::Value]) -> Result<Str
     Ok(digest)
 }
 
+impl crate::diagnostics::Diagnose for RegistryError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            RegistryError::Tag { .. } => (ExitStatus::Unavailable, Some("`hostbuild doctor` checks the engine".into())),
+            RegistryError::Push { .. } => (
+                ExitStatus::Unavailable,
+                Some("check that the registry is reachable from the Docker engine, and `docker login REGISTRY`".into()),
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,6 +178,29 @@ fn verified_payload<'a>(bytes: &'a [u8], wasm_sha256: &str) -> Option<&'a [u8]> 
     (Sha256::digest(payload).as_slice() == sum).then_some(payload)
 }
 
+impl crate::diagnostics::Diagnose for CacheError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = match self {
+            CacheError::Unwritable { dir, .. } => format!(
+                "make {} writable, or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a writable directory",
+                dir.display()
+            ),
+            CacheError::NotPrivate { dir, .. } => format!(
+                "compiled plugins are run from there, so only you may write it: `chmod 700 {}` if it is yours, \
+                 or point HOSTBUILD_CACHE_DIR (or --cache-dir) at a directory of your own",
+                dir.display()
+            ),
+            CacheError::NoDirectory => {
+                "set HOSTBUILD_CACHE_DIR (or --cache-dir) to a directory of your own; hostbuild never falls back \
+                 to a shared one such as /tmp"
+                    .into()
+            }
+        };
+        (ExitStatus::Unavailable, Some(hint))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@ use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::types::{Artifact, BuildContext, BuildReport, Description, ImageRecipe, OptionValue, PluginError};
 use super::bindings::{Platform, PlatformPre};
+use super::convert;
 use super::limits::{GuestClock, Limits, MemoryLimitExceeded, MemoryLimiter, TimeLimitExceeded};
 use super::load::{error_chain, LoadError, LoadedComponent, HOST_WIT_VERSION};
 use crate::capabilities::artifacts::{self, ArtifactsCtxView, ArtifactsView};
@@ -18,6 +18,7 @@ use crate::capabilities::host_info::{self, HostInfoCtxView, HostInfoView};
 use crate::capabilities::log::{self, LogCtxView, LogView};
 use crate::capabilities::workspace::{self, WorkspaceCtxView, WorkspaceView};
 use crate::capabilities::Lent;
+use crate::model::{Artifact, BuildContext, BuildReport, Description, ImageRecipe, OptionValue, PluginError};
 
 /// Most bytes of a plugin's stderr kept, to explain a trap.
 const STDERR_CAPACITY: usize = 64 << 10;
@@ -91,7 +92,7 @@ pub enum CallError {
     Malformed { plugin: String, call: &'static str, problem: String },
     #[error("plugin `{plugin}` could not finish `{call}`: {reason}")]
     Unavailable { plugin: String, call: &'static str, reason: String, hint: String },
-    #[error("plugin `{plugin}` failed in `{call}`: {}", describe_plugin_error(.error))]
+    #[error("plugin `{plugin}` failed in `{call}`: {error}")]
     Reported { plugin: String, call: &'static str, error: PluginError },
     /// The host stopped one of its steps (over the step timeout).
     #[error("plugin `{plugin}` failed in `{call}`: {stopped}")]
@@ -113,16 +114,6 @@ impl PluginPrinted {
         };
         let text = text.find("panicked at").map_or(text.clone(), |i| text[i..].to_string());
         (!text.is_empty()).then_some(Self(text))
-    }
-}
-
-/// One sentence for a plugin's own error.
-pub fn describe_plugin_error(e: &PluginError) -> String {
-    match e {
-        PluginError::InvalidOption(m) => format!("invalid option: {m}"),
-        PluginError::StepFailed(f) => format!("step `{}` exited with status {}", f.step, f.exit_code),
-        PluginError::Unsupported(m) => format!("unsupported: {m}"),
-        PluginError::Failed(m) => m.clone(),
     }
 }
 
@@ -209,25 +200,28 @@ impl Plugin {
     pub async fn describe(&mut self) -> Result<Description, CallError> {
         self.begin();
         let r = self.bindings.hostbuild_platform_plugin().call_describe(&mut self.store).await;
-        self.finish("describe", r)
+        self.finish("describe", r).map(convert::description)
     }
 
     pub async fn image(&mut self, options: &[OptionValue]) -> Result<Vec<ImageRecipe>, CallError> {
         self.begin();
-        let r = self.bindings.hostbuild_platform_plugin().call_image(&mut self.store, options).await;
-        self.finish_reported("image", r)
+        let options = convert::option_values(options);
+        let r = self.bindings.hostbuild_platform_plugin().call_image(&mut self.store, &options).await;
+        Ok(self.finish_reported("image", r)?.into_iter().map(convert::image_recipe).collect())
     }
 
     pub async fn build(&mut self, ctx: &BuildContext) -> Result<BuildReport, CallError> {
         self.begin();
-        let r = self.bindings.hostbuild_platform_plugin().call_build(&mut self.store, ctx).await;
-        self.finish_reported("build", r)
+        let ctx = convert::build_context(ctx);
+        let r = self.bindings.hostbuild_platform_plugin().call_build(&mut self.store, &ctx).await;
+        self.finish_reported("build", r).map(convert::build_report)
     }
 
     pub async fn detect_artifacts(&mut self, ctx: &BuildContext) -> Result<Vec<Artifact>, CallError> {
         self.begin();
-        let r = self.bindings.hostbuild_platform_plugin().call_detect_artifacts(&mut self.store, ctx).await;
-        self.finish_reported("detect-artifacts", r)
+        let ctx = convert::build_context(ctx);
+        let r = self.bindings.hostbuild_platform_plugin().call_detect_artifacts(&mut self.store, &ctx).await;
+        Ok(self.finish_reported("detect-artifacts", r)?.into_iter().map(convert::artifact).collect())
     }
 
     fn begin(&mut self) {
@@ -238,14 +232,14 @@ impl Plugin {
     fn finish_reported<T>(
         &mut self,
         call: &'static str,
-        r: wasmtime::Result<Result<T, PluginError>>,
+        r: wasmtime::Result<Result<T, super::bindings::types::PluginError>>,
     ) -> Result<T, CallError> {
         let plugin = self.name.clone();
         let result = self.finish(call, r)?;
         if let (Err(_), Some(u)) = (&result, self.store.data_mut().lent.gate.take_unavailable()) {
             return Err(CallError::Unavailable { plugin, call, reason: u.reason, hint: u.hint });
         }
-        result.map_err(|error| CallError::Reported { plugin, call, error })
+        result.map_err(|error| CallError::Reported { plugin, call, error: convert::plugin_error(error) })
     }
 
     fn finish<T>(&mut self, call: &'static str, r: wasmtime::Result<T>) -> Result<T, CallError> {
@@ -274,5 +268,47 @@ impl Plugin {
             return Err(CallError::Malformed { plugin, call, problem: message });
         }
         Err(CallError::Trap { plugin, call, message, printed: PluginPrinted::from_stderr(&stderr) })
+    }
+}
+
+impl crate::diagnostics::Diagnose for CallError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::{ExitStatus, PLUGIN_BUG};
+        match self {
+            CallError::TimeLimit { .. } => (
+                ExitStatus::PluginFailed,
+                Some("the plugin may be stuck in a loop; raise the limit with --plugin-time-limit SECONDS if it is just slow".into()),
+            ),
+            CallError::MemoryLimit { .. } => (
+                ExitStatus::PluginFailed,
+                Some("raise the limit with --plugin-memory-limit MIB if the plugin really needs more".into()),
+            ),
+            CallError::Trap { .. } => {
+                (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
+            }
+            CallError::Malformed { .. } => {
+                (ExitStatus::PluginFailed, Some(PLUGIN_BUG.into()))
+            }
+            CallError::Unavailable { hint, .. } => (ExitStatus::Unavailable, Some(hint.clone())),
+            CallError::StepStopped { .. } => (
+                ExitStatus::StepFailed,
+                Some(
+                    "the step was stopped and removed; if it is just slow, raise the limit with --step-timeout DURATION \
+                     (HOSTBUILD_STEP_TIMEOUT, or `step-timeout` under [engine] in hostbuild.toml)"
+                        .into(),
+                ),
+            ),
+            CallError::Reported { error, .. } => match error {
+                PluginError::StepFailed(f) => {
+                    let tail = f.tail.iter().rev().take(20).rev().cloned().collect::<Vec<_>>().join("\n  ");
+                    (ExitStatus::StepFailed, Some(format!("last lines of `{}`:\n  {tail}", f.step)))
+                }
+                PluginError::InvalidOption(_) => (
+                    ExitStatus::Usage,
+                    Some("`hostbuild inspect PLUGIN` lists every option with its kind and default".into()),
+                ),
+                _ => (ExitStatus::PluginFailed, None),
+            },
+        }
     }
 }

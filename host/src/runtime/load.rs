@@ -180,6 +180,57 @@ pub fn error_chain(e: &wasmtime::Error) -> String {
     parts.join(": ")
 }
 
+impl crate::diagnostics::Diagnose for LoadError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let build_hint =
+            "build plugins with `cargo xtask plugins`, or `cargo build --target wasm32-wasip2` in the plugin's crate";
+        match self {
+            LoadError::NotFound(_) => (
+                ExitStatus::PluginNotFound,
+                Some("check the path; bundled plugins are built into plugins/ by `cargo xtask plugins`".into()),
+            ),
+            LoadError::Unreadable { .. } => (ExitStatus::PluginNotFound, Some("check the file's permissions".into())),
+            LoadError::NotWasm { .. } => {
+                (ExitStatus::PluginInvalid, Some(format!("pass the compiled `.wasm` component; {build_hint}")))
+            }
+            LoadError::CoreModule(_) => (
+                ExitStatus::PluginInvalid,
+                Some(format!(
+                    "hostbuild runs components: {build_hint} (wasm32-wasip2 makes components), \
+                     or wrap a core module with `wasm-tools component new`"
+                )),
+            ),
+            LoadError::Invalid { .. } => (
+                ExitStatus::PluginInvalid,
+                Some(format!("the file may be truncated or corrupt; rebuild it ({build_hint})")),
+            ),
+            LoadError::NotAPlatform { .. } => (
+                ExitStatus::PluginInvalid,
+                Some("a platform implements the `hostbuild:platform/platform` world; see the plugin author guide in the README".into()),
+            ),
+            LoadError::IncompatibleWit { plugin, host, .. } => (
+                ExitStatus::PluginIncompatible,
+                Some(if plugin > host {
+                    format!("upgrade hostbuild to one implementing hostbuild:platform@{plugin}, or rebuild the plugin against {host}")
+                } else {
+                    format!("rebuild the plugin against hostbuild:platform@{host} (update its hostbuild-sdk)")
+                }),
+            ),
+            LoadError::Mismatch { .. } => (
+                ExitStatus::PluginIncompatible,
+                Some("plugins may import only the hostbuild:platform interfaces and WASI 0.2; rebuild it with hostbuild-sdk".into()),
+            ),
+            LoadError::Cache(c) => c.diagnose(),
+            LoadError::MemoryLimit { .. } => (
+                ExitStatus::PluginFailed,
+                Some("its memories together exceed the limit; raise it with --plugin-memory-limit MIB if you trust it".into()),
+            ),
+            LoadError::TooLarge { .. } => (ExitStatus::PluginInvalid, Some("a plugin component is a few MiB at most; check the file".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod bindings;
 mod cache;
+mod convert;
 mod engine;
 mod instance;
 mod limits;

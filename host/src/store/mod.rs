@@ -269,3 +269,34 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
         Err(StoreError::InvalidKey(key.to_string()))
     }
 }
+
+impl crate::diagnostics::Diagnose for StoreError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            StoreError::NotFound(_) => (ExitStatus::ArtifactMissing, None),
+            StoreError::AlreadyExists(_) => (ExitStatus::Conflict, None),
+            StoreError::InvalidKey(_) => (ExitStatus::Usage, None),
+            StoreError::TooLarge { .. } => {
+                (ExitStatus::ArtifactMissing, Some("the stored object is larger than expected; it was not used".into()))
+            }
+            StoreError::Refused { .. } => (
+                ExitStatus::ArtifactMissing,
+                Some("the store holds something that is no object (a symlink, a special file); it was not read".into()),
+            ),
+            StoreError::Denied(_) => (
+                ExitStatus::Unavailable,
+                Some(
+                    "check the bucket and the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
+                     or the directory's permissions"
+                        .into(),
+                ),
+            ),
+            StoreError::Unreachable(_) => (
+                ExitStatus::Unavailable,
+                Some("check AWS_ENDPOINT_URL (or the profile's endpoint) and that the server is up".into()),
+            ),
+            StoreError::Io(_) => (ExitStatus::Unavailable, None),
+        }
+    }
+}

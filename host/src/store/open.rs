@@ -84,6 +84,19 @@ pub async fn open_with(settings: &StoreSettings) -> Result<Arc<dyn ObjectStore>,
     Ok(Arc::new(LocalStore::new(PathBuf::from(url), settings.layout)))
 }
 
+impl crate::diagnostics::Diagnose for OpenError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            OpenError::Unknown(_) => {
+                (ExitStatus::Usage, Some("pass --store DIR, --store file:///DIR or --store s3://BUCKET/PREFIX".into()))
+            }
+            OpenError::Invalid(_) => (ExitStatus::Usage, Some("part-size is 5M..5G, concurrency 1..64".into())),
+            OpenError::Connect { source, .. } => source.diagnose(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
-use super::ArtifactStore;
+use super::{ArtifactError, ArtifactStore};
 use crate::capabilities::gate::Gate;
 use crate::project::grants::Grant;
 use crate::runtime::bindings::artifacts::{self as wit, Host, StoreError};
@@ -32,13 +32,24 @@ pub fn add_to_linker<T: ArtifactsView + 'static>(linker: &mut Linker<T>) -> wasm
     wit::add_to_linker::<T, HasArtifacts>(linker, T::artifacts)
 }
 
+fn wit_error(e: ArtifactError) -> StoreError {
+    match e {
+        ArtifactError::NotConfigured => StoreError::NotConfigured,
+        ArtifactError::Denied(m) => StoreError::Denied(m),
+        ArtifactError::NotFound(m) => StoreError::NotFound(m),
+        ArtifactError::AlreadyExists(m) => StoreError::AlreadyExists(m),
+        ArtifactError::Unavailable(m) => StoreError::Unavailable(m),
+        ArtifactError::Invalid(m) => StoreError::Invalid(m),
+    }
+}
+
 impl Host for ArtifactsCtxView<'_> {
     async fn exists(&mut self, key: String) -> wasmtime::Result<Result<bool, StoreError>> {
         if let Err(denied) = self.gate.require(&Grant::Publish) {
             return Ok(Err(StoreError::Denied(denied)));
         }
         let store = self.store.clone();
-        Ok(self.gate.timed(store.exists(&key)).await)
+        Ok(self.gate.timed(store.exists(&key)).await.map_err(wit_error))
     }
 
     async fn publish(&mut self, path: String, key: String) -> wasmtime::Result<Result<(), StoreError>> {
@@ -46,7 +57,7 @@ impl Host for ArtifactsCtxView<'_> {
             return Ok(Err(StoreError::Denied(denied)));
         }
         let store = self.store.clone();
-        Ok(self.gate.timed(store.publish(&path, &key)).await)
+        Ok(self.gate.timed(store.publish(&path, &key)).await.map_err(wit_error))
     }
 
     async fn fetch(&mut self, key: String, path: String) -> wasmtime::Result<Result<(), StoreError>> {
@@ -54,7 +65,7 @@ impl Host for ArtifactsCtxView<'_> {
             return Ok(Err(StoreError::Denied(denied)));
         }
         let store = self.store.clone();
-        Ok(self.gate.timed(store.fetch(&key, &path)).await)
+        Ok(self.gate.timed(store.fetch(&key, &path)).await.map_err(wit_error))
     }
 }
 
@@ -62,21 +73,21 @@ impl Host for ArtifactsCtxView<'_> {
 mod tests {
     use super::*;
     use crate::capabilities::gate::nothing;
-    use crate::runtime::bindings::types::Capabilities;
+    use crate::model::Capabilities;
 
     /// Has every key, takes every file.
     struct Fake;
 
     #[async_trait::async_trait]
     impl ArtifactStore for Fake {
-        async fn exists(&self, _key: &str) -> Result<bool, StoreError> {
+        async fn exists(&self, _key: &str) -> Result<bool, ArtifactError> {
             Ok(true)
         }
-        async fn publish(&self, _output_path: &str, _key: &str) -> Result<(), StoreError> {
+        async fn publish(&self, _output_path: &str, _key: &str) -> Result<(), ArtifactError> {
             Ok(())
         }
-        async fn fetch(&self, key: &str, _output_path: &str) -> Result<(), StoreError> {
-            Err(StoreError::NotFound(key.into()))
+        async fn fetch(&self, key: &str, _output_path: &str) -> Result<(), ArtifactError> {
+            Err(ArtifactError::NotFound(key.into()))
         }
     }
 

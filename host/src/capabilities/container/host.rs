@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
 
+use super::step::{ContainerError, GpuRequest, Mount, Step, StepOutcome, Volume};
 use super::{ContainerBackend, StepError};
 use crate::capabilities::gate::Gate;
 use crate::project::grants::Grant;
-use crate::runtime::bindings::container::{self as wit, ContainerError, Host, Step, StepOutcome};
+use crate::runtime::bindings::container::{self as wit, Host};
 
 /// What a `container` call sees: where steps run, and the gate.
 pub struct ContainerCtxView<'a> {
@@ -54,8 +55,48 @@ impl ContainerCtxView<'_> {
     }
 }
 
+/// The step the plugin sent, as the host's own.
+fn host_step(s: wit::Step) -> Step {
+    let volume = |v| match v {
+        wit::Volume::Source => Volume::Source,
+        wit::Volume::Output => Volume::Output,
+        wit::Volume::Cache => Volume::Cache,
+    };
+    Step {
+        name: s.name,
+        image: s.image,
+        argv: s.argv,
+        env: s.env,
+        workdir: s.workdir,
+        mounts: s.mounts.into_iter().map(|m| Mount { volume: volume(m.volume), target: m.target }).collect(),
+        gpu: s.gpu.map(|g| GpuRequest { count: g.count, capabilities: g.capabilities }),
+    }
+}
+
+fn wit_outcome(o: StepOutcome) -> wit::StepOutcome {
+    wit::StepOutcome { exit_code: o.exit_code, tail: o.tail, duration_ms: o.duration_ms }
+}
+
+fn wit_error(e: ContainerError) -> wit::ContainerError {
+    match e {
+        ContainerError::Unavailable(m) => wit::ContainerError::Unavailable(m),
+        ContainerError::Denied(m) => wit::ContainerError::Denied(m),
+        ContainerError::UnknownImage(m) => wit::ContainerError::UnknownImage(m),
+        ContainerError::InvalidStep(m) => wit::ContainerError::InvalidStep(m),
+        ContainerError::Failed(m) => wit::ContainerError::Failed(m),
+    }
+}
+
 impl Host for ContainerCtxView<'_> {
-    async fn run_step(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
+    async fn run_step(&mut self, step: wit::Step) -> wasmtime::Result<Result<wit::StepOutcome, wit::ContainerError>> {
+        Ok(self.run(host_step(step)).await?.map(wit_outcome).map_err(wit_error))
+    }
+}
+
+impl ContainerCtxView<'_> {
+    /// Runs a step the plugin may run; a step the host stopped traps the
+    /// plugin (`Err`).
+    async fn run(&mut self, step: Step) -> wasmtime::Result<Result<StepOutcome, ContainerError>> {
         if let Err(e) = self.check(&step) {
             return Ok(Err(e));
         }
@@ -81,8 +122,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::runtime::bindings::container::GpuRequest;
-    use crate::runtime::bindings::types::Capabilities;
+    use crate::model::Capabilities;
 
     /// Answers every step with exit 3 after 10 ms, or with `Unavailable`.
     struct Fake {
@@ -132,27 +172,27 @@ mod tests {
         let mut linker = Linker::<Alone>::new(crate::runtime::engine());
         add_to_linker(&mut linker).unwrap();
         let mut alone = Alone { backend: Arc::new(Fake { unavailable: false }), gate: Gate::new("p") };
-        let denied = alone.container().run_step(step()).await.unwrap();
+        let denied = alone.container().run(step()).await.unwrap();
         assert_eq!(denied, Err(ContainerError::Denied(Grant::Container.denied())));
 
         alone.gate.allow(containers(false));
-        let ran = alone.container().run_step(step()).await.unwrap().unwrap();
+        let ran = alone.container().run(step()).await.unwrap().unwrap();
         assert_eq!((ran.exit_code, ran.tail[0].as_str()), (3, "p ran build"));
         assert!(alone.gate.host_time() >= Duration::from_millis(10), "the step's time is host time");
 
         let gpu = Step { gpu: Some(GpuRequest { count: None, capabilities: vec![] }), ..step() };
-        assert!(matches!(alone.container().run_step(gpu.clone()).await.unwrap(), Err(ContainerError::Denied(_))));
+        assert!(matches!(alone.container().run(gpu.clone()).await.unwrap(), Err(ContainerError::Denied(_))));
         let nvidia = Step { env: vec![("NVIDIA_VISIBLE_DEVICES".into(), "all".into())], ..step() };
-        assert!(matches!(alone.container().run_step(nvidia).await.unwrap(), Err(ContainerError::Denied(_))));
+        assert!(matches!(alone.container().run(nvidia).await.unwrap(), Err(ContainerError::Denied(_))));
         alone.gate.allow(containers(true));
-        assert!(alone.container().run_step(gpu).await.unwrap().is_ok());
+        assert!(alone.container().run(gpu).await.unwrap().is_ok());
     }
 
     #[tokio::test]
     async fn an_unavailable_engine_is_noted_for_the_failure_report() {
         let mut alone = Alone { backend: Arc::new(Fake { unavailable: true }), gate: Gate::new("p") };
         alone.gate.allow(containers(false));
-        assert!(matches!(alone.container().run_step(step()).await.unwrap(), Err(ContainerError::Unavailable(_))));
+        assert!(matches!(alone.container().run(step()).await.unwrap(), Err(ContainerError::Unavailable(_))));
         assert_eq!(alone.gate.take_unavailable().map(|u| u.reason).as_deref(), Some("no engine"));
     }
 }

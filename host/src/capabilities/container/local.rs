@@ -20,9 +20,9 @@ use super::hardening::ContainerLimits;
 use super::output::StepOutput;
 use super::spec::{ContainerSpec, Lent, User};
 use super::{StepEngine, StepError, StepStopped};
+use crate::capabilities::container::{ContainerError, StepOutcome};
 use crate::capabilities::log::{Level, LogSink};
 use crate::docker::{lifecycle, naming};
-use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 use crate::units::Size;
 
 /// Steps of one platform on the local engine.
@@ -320,7 +320,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::capabilities::container::spec::{Gpus, SpecMount};
+    use crate::capabilities::container::spec::SpecMount;
+    use crate::capabilities::container::GpuRequest;
     use crate::docker::images::BuiltImage;
 
     #[test]
@@ -340,7 +341,7 @@ mod tests {
                 mount("/work/data", Lent::Dir("/data".into()), true),
             ],
             network: false,
-            gpus: Some(Gpus { count: Some(2), capabilities: vec!["compute".into()] }),
+            gpus: Some(GpuRequest { count: Some(2), capabilities: vec!["compute".into()] }),
             limits: ContainerLimits { memory_bytes: 64 << 20, pids: 64 },
             labels: lifecycle::labels("run-1", "x"),
             timeout: None,

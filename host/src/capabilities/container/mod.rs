@@ -16,6 +16,7 @@ pub mod local;
 pub mod output;
 mod runner;
 pub mod spec;
+mod step;
 pub mod swarm;
 pub mod trust;
 mod unavailable;
@@ -25,9 +26,8 @@ pub use host::{add_to_linker, ContainerCtxView, ContainerView};
 pub use local::LocalEngine;
 pub use runner::StepRunner;
 pub use spec::{ContainerSpec, StepHost, User};
+pub use step::{ContainerError, GpuRequest, Mount, Step, StepOutcome, Volume};
 pub use unavailable::Unavailable;
-
-use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
 
 /// Where steps run, as the plugin-facing binding sees it.
 #[async_trait::async_trait]
@@ -84,15 +84,4 @@ pub fn container_body(
 ) -> Result<(bollard::models::ContainerCreateBody, String), ContainerError> {
     let spec = ContainerSpec::for_step(step, host)?;
     Ok(local::container_body(&spec, &host.source, &host.output))
-}
-
-/// What a container error says, without its variant's name.
-pub fn error_message(e: &ContainerError) -> &str {
-    match e {
-        ContainerError::Unavailable(m)
-        | ContainerError::Denied(m)
-        | ContainerError::UnknownImage(m)
-        | ContainerError::InvalidStep(m)
-        | ContainerError::Failed(m) => m,
-    }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::spec::{ContainerSpec, StepHost};
 use super::{ContainerBackend, StepEngine, StepError};
+use crate::capabilities::container::{Step, StepOutcome};
 use crate::capabilities::log::{Level, LogSink};
-use crate::runtime::bindings::container::{Step, StepOutcome};
 
 pub struct StepRunner {
     engine: Arc<dyn StepEngine>,

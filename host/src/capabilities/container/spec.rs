@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use super::hardening::ContainerLimits;
 use super::DirMount;
+use super::{ContainerError, GpuRequest, Step, Volume};
 use crate::docker::images::BuiltImage;
 use crate::docker::lifecycle;
-use crate::runtime::bindings::container::{ContainerError, Step, Volume};
 
 /// Everything a platform's steps are made from, besides the step itself.
 #[derive(Clone)]
@@ -101,14 +101,6 @@ pub struct SpecMount {
     pub read_only: bool,
 }
 
-/// A GPU request that reaches the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gpus {
-    /// `None`: all of them.
-    pub count: Option<u32>,
-    pub capabilities: Vec<String>,
-}
-
 /// One step's container, engine-neutral.
 #[derive(Debug, Clone)]
 pub struct ContainerSpec {
@@ -122,7 +114,8 @@ pub struct ContainerSpec {
     pub user: User,
     pub mounts: Vec<SpecMount>,
     pub network: bool,
-    pub gpus: Option<Gpus>,
+    /// The GPUs that reach the engine (capabilities filled in).
+    pub gpus: Option<GpuRequest>,
     pub limits: ContainerLimits,
     pub labels: HashMap<String, String>,
     pub timeout: Option<Duration>,
@@ -192,7 +185,7 @@ impl ContainerSpec {
             if !has_env(&env, "NVIDIA_DRIVER_CAPABILITIES") {
                 env.push(format!("NVIDIA_DRIVER_CAPABILITIES={}", caps.join(",")));
             }
-            Gpus { count: g.count, capabilities: caps }
+            GpuRequest { count: g.count, capabilities: caps }
         });
         // No GPU passed (none asked for, or `--no-gpu`): none reachable
         // either, whatever the image's ENV or the step's env says (an NVIDIA

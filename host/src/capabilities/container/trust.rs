@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::runtime::bindings::types::{ContextFile, ImageRecipe};
+use crate::model::{ContextFile, ImageRecipe};
 
 /// Where the bundle lands in every image.
 pub const BUNDLE_IN_IMAGE: &str = "/usr/local/share/ca-certificates/hostbuild-ca-bundle.crt";
@@ -151,6 +151,14 @@ fn with_trust(dockerfile: &str) -> String {
         out.push_str(&format!("ENV {}\n", env.join(" ")));
     }
     out
+}
+
+impl crate::diagnostics::Diagnose for TrustError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        let hint = "--ca-bundle (HOSTBUILD_CA_BUNDLE) names a PEM bundle such as /etc/ssl/certs/ca-certificates.crt";
+        (ExitStatus::Usage, Some(hint.into()))
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::{ContainerBackend, StepError};
-use crate::runtime::bindings::container::{ContainerError, Step, StepOutcome};
+use crate::capabilities::container::{ContainerError, Step, StepOutcome};
 
 /// The backend of a host with no container engine: every step is refused
 /// with `unavailable`, which plugins report and the CLI turns into exit 8.

@@ -67,7 +67,7 @@ mod tests {
     use super::*;
     use crate::capabilities::gate::nothing;
     use crate::capabilities::log::Recorded;
-    use crate::runtime::bindings::types::Capabilities;
+    use crate::model::Capabilities;
 
     struct Alone {
         info: HostInfo,

@@ -43,12 +43,12 @@ use self::service::{Placement, Sources, Waits};
 use self::staging::Staging;
 use super::spec::{ContainerSpec, Lent};
 use super::{local, StepEngine, StepError};
+use crate::capabilities::container::{ContainerError, StepOutcome};
 use crate::capabilities::log::{Level, LogSink};
 use crate::docker::images::BuiltImage;
 use crate::docker::lifecycle::{self, Owner};
 use crate::output_tree::OutputTree;
 use crate::registry::publish::{manifest_of, push_tag, split};
-use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 
 /// The swarm cannot be used for this run.
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +297,7 @@ impl Swarm {
         let outcome = service::run(&self.docker, &lines, "hostbuild", &spec, service::service_spec(&spec, &at), &waits)
             .await
             .map_err(|e| match e {
-                StepError::Container(e) => failed(super::error_message(&e).to_string()),
+                StepError::Container(e) => failed(e.message().to_string()),
                 StepError::Stopped(s) => failed(s.to_string()),
             })?;
         let lines = lines.0.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -527,6 +527,55 @@ impl StepEngine for SwarmEngine {
         match &self.staged {
             Some(staged) => staged.remove_volumes(self).await,
             None => Ok(()),
+        }
+    }
+}
+
+impl crate::diagnostics::Diagnose for SwarmError {
+    fn diagnose(&self) -> (crate::diagnostics::ExitStatus, Option<String>) {
+        use crate::diagnostics::ExitStatus;
+        match self {
+            SwarmError::NotAManager { .. } => (
+                ExitStatus::Unavailable,
+                Some(
+                    "make this engine a swarm manager (`docker swarm init`), point DOCKER_HOST at one, or use \
+                      --engine local"
+                        .into(),
+                ),
+            ),
+            SwarmError::NoRegistry => (
+                ExitStatus::Usage,
+                Some(
+                    "pass --registry HOST:PORT (or `registry` under [engine]): a registry every node can pull \
+                      from, e.g. Debian's docker-registry run as a swarm service (see the README)"
+                        .into(),
+                ),
+            ),
+            SwarmError::NoNode { .. } => (
+                ExitStatus::Unavailable,
+                Some("check --constraint and the nodes' labels (`docker node ls`, `docker node inspect`)".into()),
+            ),
+            SwarmError::Push { .. } => (
+                ExitStatus::Unavailable,
+                Some("check that the registry is up and that this machine's engine can push to it".into()),
+            ),
+            SwarmError::NoStaging { .. } => (
+                ExitStatus::Usage,
+                Some(
+                    "pass --store s3://BUCKET/PREFIX (an S3 server the nodes reach), or constrain the platform to \
+                      the manager"
+                        .into(),
+                ),
+            ),
+            SwarmError::Api(_) => (ExitStatus::Unavailable, Some("`hostbuild doctor --engine swarm`".into())),
+            SwarmError::OnNode { .. } => (
+                ExitStatus::Unavailable,
+                Some(
+                    "the node must pull hostbuild's helper image from --registry and lend it its engine socket \
+                     (/var/run/docker.sock); `docker node ps` on the manager shows why a task failed"
+                        .into(),
+                ),
+            ),
         }
     }
 }

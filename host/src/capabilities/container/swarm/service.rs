@@ -19,10 +19,10 @@ use futures::StreamExt;
 use super::nodes::{GPU_LABEL, GPU_RESOURCE};
 use crate::capabilities::container::output::StepOutput;
 use crate::capabilities::container::spec::{ContainerSpec, Lent};
+use crate::capabilities::container::{ContainerError, StepOutcome};
 use crate::capabilities::container::{StepError, StepStopped};
 use crate::capabilities::log::{Level, LogSink};
 use crate::docker::{lifecycle, naming};
-use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 use crate::units::Span;
 
 /// Where a spec's logical mounts come from on the node.

@@ -28,9 +28,9 @@ use tokio::sync::Mutex;
 
 use super::SwarmEngine;
 use crate::capabilities::container::spec::{ContainerSpec, Lent, SpecMount, User};
+use crate::capabilities::container::{ContainerError, StepOutcome};
 use crate::docker::images::BuiltImage;
 use crate::output_tree::OutputTree;
-use crate::runtime::bindings::container::{ContainerError, StepOutcome};
 use crate::store::s3::S3Store;
 use crate::store::{HashingWriter, ObjectStore};
 
@@ -71,7 +71,7 @@ pub async fn helper_image(
 ) -> Result<BuiltImage, crate::docker::EngineError> {
     use crate::docker::images::{self, ImageBuild};
     use crate::docker::naming::HELPER_IMAGE;
-    let recipe = crate::runtime::bindings::types::ImageRecipe {
+    let recipe = crate::model::ImageRecipe {
         name: "helper".into(),
         dockerfile: helper_dockerfile(HELPER_IMAGE),
         context: vec![],
