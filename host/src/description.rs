@@ -132,15 +132,7 @@ mod tests {
                 kind: OptionKind::Choice(vec!["Debug".into(), "Release".into()]),
                 default: Some("Release".into()),
             }],
-            capabilities: Capabilities {
-                container: true,
-                emulation: vec!["arm".into()],
-                gpu: false,
-                network_during_build: false,
-                image_network: false,
-                publish: false,
-                env_vars: vec![],
-            },
+            capabilities: Capabilities { container: true, emulation: vec!["arm".into()], ..Capabilities::default() },
         }
     }
 

@@ -163,15 +163,7 @@ mod tests {
                 spec("fast", OptionKind::Boolean, None),
                 spec("jobs", OptionKind::Integer, Some("2")),
             ],
-            capabilities: Capabilities {
-                container: false,
-                emulation: vec![],
-                gpu: false,
-                network_during_build: false,
-                image_network: false,
-                publish: false,
-                env_vars: vec![],
-            },
+            capabilities: Capabilities::default(),
         }
     }
 

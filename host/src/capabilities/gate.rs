@@ -104,26 +104,12 @@ impl Gate {
     }
 }
 
-/// Nothing at all, for tests to add to: `Capabilities { gpu: true, ..nothing() }`.
-#[cfg(test)]
-pub(crate) fn nothing() -> Capabilities {
-    Capabilities {
-        container: false,
-        emulation: vec![],
-        gpu: false,
-        network_during_build: false,
-        image_network: false,
-        publish: false,
-        env_vars: vec![],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn caps() -> Capabilities {
-        Capabilities { container: true, env_vars: vec!["CI".into()], ..nothing() }
+        Capabilities { container: true, env_vars: vec!["CI".into()], ..Capabilities::default() }
     }
 
     #[tokio::test]

@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{common, Usage};
-use crate::capabilities::container::{local, ContainerSpec, StepHost, User};
-use crate::capabilities::container::{ContainerError, Mount, Step, Volume};
+use crate::capabilities::container::{local, ContainerError, ContainerSpec, Mount, Step, StepHost, User, Volume};
 use crate::capabilities::workspace::Workspace;
 use crate::cli::ShellArgs;
 use crate::console::Console;

@@ -294,15 +294,7 @@ mod tests {
         assert!(allowed.container && allowed.gpu && !allowed.publish && !allowed.network_during_build);
         assert_eq!(allowed.emulation, ["arm64"]);
         assert_eq!(allowed.env_vars, ["CI"]);
-        let nothing = Capabilities {
-            container: false,
-            emulation: vec![],
-            gpu: false,
-            network_during_build: false,
-            image_network: false,
-            publish: false,
-            env_vars: vec![],
-        };
+        let nothing = Capabilities::default();
         assert_eq!(Grants::all_of(&everything()).allow(&nothing), nothing);
     }
 }

@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn containers(gpu: bool) -> Capabilities {
-        Capabilities { container: true, gpu, ..crate::capabilities::gate::nothing() }
+        Capabilities { container: true, gpu, ..Capabilities::default() }
     }
 
     #[tokio::test]
