@@ -104,6 +104,12 @@ impl TargetPlatform {
         }
     }
 
+    /// The OCI index's `platform` object: `{"architecture": "arm", "os":
+    /// "linux", "variant": "v7"}`.
+    pub fn oci(&self) -> OciPlatform<'_> {
+        OciPlatform { architecture: &self.architecture, os: &self.os, variant: self.variant.as_deref() }
+    }
+
     /// What a Swarm node of this architecture reports (`uname -m`);
     /// `x86_64` when unknown.
     pub fn uname(&self) -> &'static str {
@@ -113,6 +119,15 @@ impl TargetPlatform {
             None => "x86_64",
         }
     }
+}
+
+/// A platform as OCI image indexes write it.
+#[derive(Debug, serde::Serialize)]
+pub struct OciPlatform<'a> {
+    pub architecture: &'a str,
+    pub os: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<&'a str>,
 }
 
 impl std::fmt::Display for TargetPlatform {
@@ -156,5 +171,8 @@ mod tests {
         assert_eq!(p("linux/arm/v7").uname(), "armv7l");
         assert_eq!(p("linux/386").uname(), "i386");
         assert_eq!(p("linux/arm/v7").to_string(), "linux/arm/v7");
+        let oci = |s| serde_json::to_value(p(s).oci()).unwrap();
+        assert_eq!(oci("linux/arm/v7"), serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v7"}));
+        assert_eq!(oci("linux/amd64"), serde_json::json!({"architecture": "amd64", "os": "linux"}));
     }
 }

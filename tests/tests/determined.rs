@@ -41,6 +41,15 @@ fn builds_both_platforms_pushes_them_and_an_index_then_each_runs() {
         ],
     );
     run.expect(0, &["python 3.11", "on aarch64", "pushed index"]);
+    // Each push reports its layers as progress, ending at all of them.
+    let pushes: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "progress" && e["task"].as_str().is_some_and(|t| t.starts_with("push 127.0.0.1:")))
+        .collect();
+    let last = pushes.last().unwrap_or_else(|| panic!("no push progress in {}", run.stderr));
+    assert!(last["total"].as_u64().unwrap() > 0 && last["done"] == last["total"], "{last}");
     let p = &run.json()["platforms"][0];
     let notes = p["notes"].to_string();
     assert!(notes.contains("linux/arm64: python 3.11") && notes.contains("on aarch64"), "{notes}");

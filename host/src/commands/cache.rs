@@ -93,7 +93,7 @@ async fn on_swarm(
     let mut volumes = local_volumes(swarm.docker(), manager).await?;
     for node in &others {
         if let Some(helper) = &helper {
-            volumes.extend(node_volumes(swarm, node, helper).await?);
+            volumes.extend(node_volumes(swarm, node, helper, log).await?);
         }
     }
     let Some(CacheCommand::Clear { platform }) = args.command else {
@@ -112,7 +112,7 @@ async fn on_swarm(
         match (node, &helper) {
             (Some(node), Some(helper)) => {
                 let script = remove_script(&here);
-                swarm.on_node(node, helper, &script).await?;
+                swarm.on_node(node, helper, &script, log).await?;
             }
             _ => {
                 for v in &here {
@@ -161,6 +161,7 @@ async fn node_volumes(
     swarm: &Swarm,
     node: &NodeInfo,
     helper: &crate::docker::images::BuiltImage,
+    log: &dyn LogSink,
 ) -> Result<Vec<Volume>, SwarmError> {
     let script = format!(
         "set -e; curl -fsS --unix-socket /var/run/docker.sock http://engine/system/df \
@@ -168,7 +169,7 @@ async fn node_volumes(
          | {{name: .Name, platform: .Labels[\"{LABEL}\"], bytes: (.UsageData.Size // -1)}}' \
          | sed 's/^/{VOLUME_LINE}/'"
     );
-    let lines = swarm.on_node(node, helper, &script).await?;
+    let lines = swarm.on_node(node, helper, &script, log).await?;
     let mut volumes = Vec::new();
     for line in lines.iter().filter_map(|l| l.strip_prefix(VOLUME_LINE)) {
         // The node's engine is not this process: what it says is checked

@@ -181,7 +181,7 @@ pub async fn run_platform(mut o: Opened, resolved: Resolved, run: Arc<RunSetting
                 // Every recipe image is in the registry before the first step.
                 let mut pinned = Vec::new();
                 for image in &images {
-                    pinned.push(swarm.push(image).await?);
+                    pinned.push(swarm.push(image, log.as_ref()).await?);
                 }
                 log.line(&name, Level::Info, &format!("images for the nodes: {}", pinned.join(", ")));
                 let on = SwarmEngine::new(swarm.clone(), &name, node, run.source.clone(), tree.clone(), log.clone());

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::checked::CheckedImage;
 use super::credentials;
+use crate::arch::TargetPlatform;
 use crate::capabilities::log::{Level, LogSink};
 use crate::project::oci;
 
@@ -79,7 +80,7 @@ pub async fn publish_images(
             };
             if push {
                 log.line("hostbuild", Level::Info, &format!("pushing {target} ({})", w.image.platform));
-                push_tag(docker, repo, tag, target).await?;
+                push_tag(docker, repo, tag, target, log).await?;
                 let (digest, size, media_type) = manifest_of(target).await?;
                 log.line("hostbuild", Level::Info, &format!("pushed {target}@{digest}"));
                 entry.digest = Some(digest.clone());
@@ -87,7 +88,7 @@ pub async fn publish_images(
                     "mediaType": media_type,
                     "digest": digest,
                     "size": size,
-                    "platform": platform_json(&w.image.platform),
+                    "platform": TargetPlatform::parse(&w.image.platform).oci(),
                 }));
             }
             out.push(entry);
@@ -125,22 +126,15 @@ pub(crate) fn split(reference: &str) -> (&str, &str) {
     }
 }
 
-/// `{"architecture": "arm", "os": "linux", "variant": "v7"}` from `linux/arm/v7`.
-fn platform_json(platform: &str) -> serde_json::Value {
-    let mut parts = platform.split('/');
-    let os = parts.next().unwrap_or("linux");
-    let mut value = serde_json::json!({"architecture": parts.next().unwrap_or("amd64"), "os": os});
-    if let Some(variant) = parts.next() {
-        value["variant"] = variant.into();
-    }
-    value
-}
-
+/// Pushes `repo:tag` to `target`'s registry, reporting layers pushed as
+/// the progress of task `push TARGET` (the engine's stream names no layer
+/// by id here, so bytes cannot be summed; each layer ends with one line).
 pub(crate) async fn push_tag(
     docker: &bollard::Docker,
     repo: &str,
     tag: &str,
     target: &str,
+    log: &dyn LogSink,
 ) -> Result<(), RegistryError> {
     let registry = credentials::registry_of(target);
     let creds = match credentials::lookup(&registry) {
@@ -153,6 +147,9 @@ pub(crate) async fn push_tag(
         None => DockerCredentials { serveraddress: Some(registry), ..Default::default() },
     };
     let options = PushImageOptionsBuilder::default().tag(tag).build();
+    let layers = docker.inspect_image(&format!("{repo}:{tag}")).await.ok().and_then(|i| i.root_fs?.layers);
+    let (task, total) = (format!("push {target}"), layers.map(|l| l.len() as u64));
+    let mut done = 0;
     let mut stream = docker.push_image(repo, Some(options), Some(creds));
     let fail = |message: String| RegistryError::Push { reference: target.into(), message };
     while let Some(item) = stream.next().await {
@@ -160,8 +157,17 @@ pub(crate) async fn push_tag(
         if let Some(error) = info.error_detail.and_then(|d| d.message) {
             return Err(fail(error));
         }
+        if info.status.as_deref().is_some_and(layer_done) {
+            done += 1;
+            log.progress("hostbuild", &task, done, total.map(|t| t.max(done)));
+        }
     }
     Ok(())
+}
+
+/// Whether a push status line ends a layer (the engine's words).
+fn layer_done(status: &str) -> bool {
+    status == "Pushed" || status == "Layer already exists" || status.starts_with("Mounted from ")
 }
 
 /// Digest, size and media type of the manifest the registry holds for `target`.
@@ -217,12 +223,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_platforms() {
+    fn names_and_layer_ends() {
         assert_eq!(split("localhost:5000/team/env:py-3.11"), ("localhost:5000/team/env", "py-3.11"));
         assert_eq!(split("localhost:5000/team/env"), ("localhost:5000/team/env", "latest"));
-        assert_eq!(
-            platform_json("linux/arm/v7"),
-            serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v7"})
-        );
+        assert!(layer_done("Pushed") && layer_done("Mounted from team/base") && layer_done("Layer already exists"));
+        assert!(!layer_done("Pushing") && !layer_done("Preparing") && !layer_done("Waiting"));
     }
 }

@@ -194,7 +194,7 @@ impl Swarm {
 
     /// Pushes a locally built image to the registry (once per run); returns
     /// the reference by digest the nodes pull.
-    pub async fn push(&self, image: &BuiltImage) -> Result<String, SwarmError> {
+    pub async fn push(&self, image: &BuiltImage, log: &dyn LogSink) -> Result<String, SwarmError> {
         let mut pushed = self.pushed.lock().await;
         if let Some(reference) = pushed.get(&image.tag) {
             return Ok(reference.clone());
@@ -206,7 +206,7 @@ impl Swarm {
         let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(&push_repo).tag(tag).build();
         self.docker.tag_image(&image.tag, Some(options)).await.map_err(|e| fail(e.to_string()))?;
         let target = format!("{push_repo}:{tag}");
-        push_tag(&self.docker, &push_repo, tag, &target).await.map_err(|e| fail(e.to_string()))?;
+        push_tag(&self.docker, &push_repo, tag, &target, log).await.map_err(|e| fail(e.to_string()))?;
         let manifest = manifest_of(&target).await;
         // The registry's name for the image was only needed to push it.
         let untag = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
@@ -262,8 +262,14 @@ impl Swarm {
     /// Runs `script` in hostbuild's helper image on `node`, given that
     /// node's engine socket (for what only a node's own engine does: its
     /// local volumes); returns what it printed on stdout and stderr.
-    pub async fn on_node(&self, node: &NodeInfo, helper: &BuiltImage, script: &str) -> Result<Vec<String>, SwarmError> {
-        let image = self.push(helper).await?;
+    pub async fn on_node(
+        &self,
+        node: &NodeInfo,
+        helper: &BuiltImage,
+        script: &str,
+        log: &dyn LogSink,
+    ) -> Result<Vec<String>, SwarmError> {
+        let image = self.push(helper, log).await?;
         let spec = ContainerSpec {
             name: "node".into(),
             image: helper.clone(),
@@ -446,7 +452,11 @@ impl SwarmEngine {
 
     /// Runs a helper (hostbuild's own image) on the platform's node.
     async fn helper(&self, spec: &ContainerSpec, keep_caps: &[&str]) -> Result<StepOutcome, ContainerError> {
-        let image = self.swarm.push(&spec.image).await.map_err(|e| ContainerError::Unavailable(e.to_string()))?;
+        let image = self
+            .swarm
+            .push(&spec.image, self.log.as_ref())
+            .await
+            .map_err(|e| ContainerError::Unavailable(e.to_string()))?;
         self.service(spec, image, keep_caps).await.map_err(|e| match e {
             StepError::Container(e) => e,
             StepError::Stopped(s) => ContainerError::Failed(format!("`{}`: {s}", spec.name)),
@@ -515,7 +525,11 @@ impl StepEngine for SwarmEngine {
                 }
             }
         }
-        let image = self.swarm.push(&spec.image).await.map_err(|e| ContainerError::Unavailable(e.to_string()))?;
+        let image = self
+            .swarm
+            .push(&spec.image, self.log.as_ref())
+            .await
+            .map_err(|e| ContainerError::Unavailable(e.to_string()))?;
         let outcome = self.service(spec, image, &[]).await?;
         if let Some(staged) = &self.staged {
             staged.after_step(self, spec).await?;
