@@ -86,6 +86,18 @@ fn another_pid_namespaces_steps_survive_clean_and_run() {
     }
 }
 
+/// Containers the test made by hand, removed however the test ends (a
+/// failed assertion must not leave them for every later `clean` to count).
+struct Made(Vec<(&'static str, String)>);
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        for (_, id) in &self.0 {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+    }
+}
+
 /// A pid that no process has now.
 fn dead_pid() -> u32 {
     let mut child = Command::new("true").spawn().unwrap();
@@ -101,7 +113,7 @@ fn older_and_other_boot_containers_are_left_alone_and_a_killed_owner_is_reaped()
     // As an older hostbuild labelled them (no pid namespace, no boot id),
     // and as a hostbuild of another boot (or machine) would: both with a
     // pid that is dead here.
-    let mut made = Vec::new();
+    let mut made = Made(Vec::new());
     for (why, extra) in [("older-hostbuild", vec![]), ("other-boot", vec![pidns.clone(), "another-boot".into()])] {
         let mut args = vec!["create".to_string()];
         let mut labels = vec![
@@ -118,7 +130,7 @@ fn older_and_other_boot_containers_are_left_alone_and_a_killed_owner_is_reaped()
         }
         args.extend(["hostbuild/bookworm:amd64".to_string(), "true".into()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        made.push((why, docker(&args).trim().to_string()));
+        made.0.push((why, docker(&args).trim().to_string()));
     }
     // A real run killed here: its owner is provably dead. Tests run side by
     // side on one engine and every `hostbuild run` reaps at its start, so
@@ -151,10 +163,9 @@ fn older_and_other_boot_containers_are_left_alone_and_a_killed_owner_is_reaped()
         }
         assert!(attempt < 3, "another run reaped the orphan first, three times: {v}");
     }
-    for (why, id) in &made {
+    for (why, id) in &made.0 {
         assert!(v["left_alone_because"][why].as_u64().unwrap_or(0) >= 1, "{why}: {v}");
         let still = docker(&["inspect", "--format", "{{.Id}}", id]);
         assert!(still.trim().starts_with(id.as_str()), "the {why} container was reaped");
-        docker(&["rm", "-f", id]);
     }
 }
