@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::{counted, printed_lines};
 use crate::capabilities::log::Level;
 
 pub struct Live {
@@ -53,14 +54,9 @@ impl Live {
     }
 
     pub fn line(&self, source: &str, level: Level, message: &str) {
-        let tag = match level {
-            Level::Warn => "warning: ",
-            Level::Error => "error: ",
-            _ => "",
-        };
         if source == "hostbuild" {
             if level != Level::Debug || self.verbose {
-                message.lines().for_each(|l| self.print(&format!("[{source}] {tag}{l}")));
+                printed_lines(source, level, message).for_each(|l| self.print(&l));
             }
             return;
         }
@@ -81,7 +77,7 @@ impl Live {
             _ => what.is_empty() || what.starts_with("image:") || level >= Level::Warn || self.verbose,
         };
         if shown {
-            message.lines().for_each(|l| self.print(&format!("[{source}] {tag}{l}")));
+            printed_lines(source, level, message).for_each(|l| self.print(&l));
         }
         if let Some(last) = message.lines().rev().find(|l| !l.trim().is_empty()) {
             bar.set_message(last.to_string());
@@ -90,11 +86,10 @@ impl Live {
 
     pub fn progress(&self, source: &str, task: &str, done: u64, total: Option<u64>) {
         let (platform, _) = source.split_once(':').unwrap_or((source, ""));
-        let text = match (task, total) {
+        let text = match task {
             // Transfers count bytes: size, rate and time left.
-            ("upload" | "download", _) => self.transfer(source, task, done, total),
-            (_, Some(t)) if t > 0 => format!("{task} {done}/{t} ({}%)", done.saturating_mul(100) / t),
-            _ => format!("{task} {done}"),
+            "upload" | "download" => self.transfer(source, task, done, total),
+            _ => format!("{task} {}", counted(done, total)),
         };
         self.bar(platform).set_message(text);
     }

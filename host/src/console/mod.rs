@@ -53,6 +53,25 @@ impl Event<'_> {
     }
 }
 
+/// `[source] warning: LINE` for each line of `message`: how plain and live
+/// output print a log line.
+fn printed_lines<'a>(source: &'a str, level: Level, message: &'a str) -> impl Iterator<Item = String> + 'a {
+    let tag = match level {
+        Level::Warn => "warning: ",
+        Level::Error => "error: ",
+        _ => "",
+    };
+    message.lines().map(move |line| format!("[{source}] {tag}{line}"))
+}
+
+/// `done/total (pct%)`, or `done` when there is no total.
+fn counted(done: u64, total: Option<u64>) -> String {
+    match total {
+        Some(t) if t > 0 => format!("{done}/{t} ({}%)", done.saturating_mul(100) / t),
+        _ => done.to_string(),
+    }
+}
+
 /// Writes to stderr: `[source] message` lines, or JSON lines with `--json`.
 /// On a terminal, progress rewrites one line; otherwise it prints at most
 /// one line a second per task, plus the final one.
@@ -116,16 +135,11 @@ impl LogSink for Console {
         if self.json {
             return self.emit(&Event::Log { source, level, message }.line());
         }
-        let tag = match level {
-            Level::Warn => "warning: ",
-            Level::Error => "error: ",
-            _ => "",
-        };
         if self.terminal && self.last_progress.lock().map(|p| p.is_some()).unwrap_or(false) {
             self.emit("");
         }
-        for line in message.lines() {
-            self.emit(&format!("[{source}] {tag}{line}"));
+        for line in printed_lines(source, level, message) {
+            self.emit(&line);
         }
     }
 
@@ -135,14 +149,11 @@ impl LogSink for Console {
         if let Some(live) = &self.live {
             return live.progress(source, task, done, total);
         }
-        let finished = total.is_some_and(|t| done >= t);
-        let text = match total {
-            Some(t) if t > 0 => format!("[{source}] {task}: {done}/{t} ({}%)", done.saturating_mul(100) / t),
-            _ => format!("[{source}] {task}: {done}"),
-        };
         if self.json {
             return self.emit(&Event::Progress { source, task, done, total }.line());
         }
+        let finished = total.is_some_and(|t| done >= t);
+        let text = format!("[{source}] {task}: {}", counted(done, total));
         let Ok(mut last) = self.last_progress.lock() else { return };
         if self.terminal {
             let mut err = std::io::stderr().lock();
