@@ -1,6 +1,7 @@
 //! The `artifacts` binding: `publish` is checked at every call, then the
 //! call goes to the [`ArtifactStore`].
 
+use std::future::Future;
 use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker};
@@ -43,29 +44,30 @@ fn wit_error(e: ArtifactError) -> StoreError {
     }
 }
 
+impl ArtifactsCtxView<'_> {
+    /// Every call: `publish` must be granted, then `call` on the store
+    /// counts as host time.
+    async fn granted<T, F>(&mut self, call: impl FnOnce(Arc<dyn ArtifactStore>) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, ArtifactError>>,
+    {
+        self.gate.require(&Grant::Publish).map_err(StoreError::Denied)?;
+        let store = self.store.clone();
+        self.gate.timed(call(store)).await.map_err(wit_error)
+    }
+}
+
 impl Host for ArtifactsCtxView<'_> {
     async fn exists(&mut self, key: String) -> wasmtime::Result<Result<bool, StoreError>> {
-        if let Err(denied) = self.gate.require(&Grant::Publish) {
-            return Ok(Err(StoreError::Denied(denied)));
-        }
-        let store = self.store.clone();
-        Ok(self.gate.timed(store.exists(&key)).await.map_err(wit_error))
+        Ok(self.granted(|store| async move { store.exists(&key).await }).await)
     }
 
     async fn publish(&mut self, path: String, key: String) -> wasmtime::Result<Result<(), StoreError>> {
-        if let Err(denied) = self.gate.require(&Grant::Publish) {
-            return Ok(Err(StoreError::Denied(denied)));
-        }
-        let store = self.store.clone();
-        Ok(self.gate.timed(store.publish(&path, &key)).await.map_err(wit_error))
+        Ok(self.granted(|store| async move { store.publish(&path, &key).await }).await)
     }
 
     async fn fetch(&mut self, key: String, path: String) -> wasmtime::Result<Result<(), StoreError>> {
-        if let Err(denied) = self.gate.require(&Grant::Publish) {
-            return Ok(Err(StoreError::Denied(denied)));
-        }
-        let store = self.store.clone();
-        Ok(self.gate.timed(store.fetch(&key, &path)).await.map_err(wit_error))
+        Ok(self.granted(|store| async move { store.fetch(&key, &path).await }).await)
     }
 }
 
