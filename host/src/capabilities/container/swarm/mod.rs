@@ -115,6 +115,8 @@ pub struct Swarm {
     network: OnceCell<String>,
     /// Images pushed in this run: local tag → reference by digest.
     pushed: Mutex<HashMap<String, String>>,
+    /// Helper services run on nodes so far (`on_node`), for their names.
+    helpers: std::sync::atomic::AtomicUsize,
     staging: Option<Arc<Staging>>,
 }
 
@@ -149,6 +151,7 @@ impl Swarm {
             options,
             network: OnceCell::new(),
             pushed: Mutex::default(),
+            helpers: Default::default(),
             staging,
         })
     }
@@ -288,7 +291,7 @@ impl Swarm {
             labels: lifecycle::labels(&self.run_id, "hostbuild"),
             timeout: Some(Duration::from_secs(120)),
         };
-        let n = self.pushed.lock().await.len();
+        let n = self.helpers.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let at = Placement {
             name: service_name(&self.run_id, &format!("node-{}", &node.id[..node.id.len().min(12)]), n),
             image,
