@@ -53,6 +53,16 @@ impl fmt::Display for Size {
     }
 }
 
+/// `12 B`, `15.1 KiB`, `3.2 MiB`, `3.00 GiB`: a size for people to read.
+pub fn readable(bytes: u64) -> String {
+    match bytes {
+        b if b < 1 << 10 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+    }
+}
+
 /// A duration: whole seconds, or a number with `s`, `m`, `h` or `d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -92,8 +102,15 @@ impl fmt::Display for Span {
 
 #[cfg(test)]
 mod tests {
-    use super::{Size, Span};
+    use super::{readable, Size, Span};
     use std::time::Duration;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(readable(15472), "15.1 KiB");
+        assert_eq!(readable(12), "12 B");
+        assert_eq!(readable(3 << 30), "3.00 GiB");
+    }
 
     #[test]
     fn reads_and_writes_durations() {

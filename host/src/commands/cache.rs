@@ -297,12 +297,12 @@ fn tree_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// A volume's size; under 1 KiB still in KiB, as this listing always was.
 fn human(bytes: i64) -> String {
-    match bytes {
-        b if b < 0 => "size unknown".into(),
-        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
-        b => format!("{:.2} GiB", b as f64 / f64::from(1 << 30)),
+    match u64::try_from(bytes) {
+        Err(_) => "size unknown".into(),
+        Ok(b) if b < 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        Ok(b) => crate::units::readable(b),
     }
 }
 

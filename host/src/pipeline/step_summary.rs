@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::summary::{ArtifactSummary, PlatformSummary};
+use crate::units::readable;
 
 /// The variable GitHub Actions sets to the job step's summary file.
 pub const ENV: &str = "GITHUB_STEP_SUMMARY";
@@ -70,7 +71,7 @@ pub fn render(summaries: &[PlatformSummary]) -> String {
                         "| {} | {} | {} | {} |\n",
                         role.unwrap_or_default(),
                         text(path),
-                        size_text(*size),
+                        readable(*size),
                         text(sha256.get(..12).unwrap_or(sha256))
                     )
                 }
@@ -115,15 +116,6 @@ fn text(raw: &str) -> String {
     out
 }
 
-fn size_text(bytes: u64) -> String {
-    match bytes {
-        b if b < 1 << 10 => format!("{b} B"),
-        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,12 +135,5 @@ mod tests {
             }
         }
         assert!(text(&"a".repeat(1000)).chars().count() <= MAX_TEXT + 1);
-    }
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(size_text(15472), "15.1 KiB");
-        assert_eq!(size_text(12), "12 B");
-        assert_eq!(size_text(3 << 30), "3.00 GiB");
     }
 }
