@@ -19,7 +19,7 @@ pub struct PlatformInfo {
 
 /// Checks every field a plugin returned from `describe`.
 pub fn validate(d: Description) -> Result<PlatformInfo, String> {
-    if !is_kebab(&d.name) || d.name.len() > 64 {
+    if !is_platform_name(&d.name) {
         return Err(format!("name `{}` must be kebab-case ([a-z0-9-], at most 64 characters)", d.name));
     }
     let version =
@@ -51,6 +51,11 @@ pub fn validate(d: Description) -> Result<PlatformInfo, String> {
         }
     }
     Ok(PlatformInfo { name: d.name, version, summary: d.summary, options: d.options, capabilities: d.capabilities })
+}
+
+/// What a platform may be called: kebab-case, at most 64 characters.
+pub fn is_platform_name(name: &str) -> bool {
+    is_kebab(name) && name.len() <= 64
 }
 
 fn is_kebab(s: &str) -> bool {

@@ -203,12 +203,10 @@ fn write_new(path: &Path, text: &str, executable: bool) -> anyhow::Result<()> {
     file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The rule `describe()` names are checked against, and a crate name too.
+/// The rule `describe()` names are checked against, and no trailing `-`
+/// (the name is the crate's too).
 fn is_platform_name(name: &str) -> bool {
-    name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    crate::description::is_platform_name(name) && !name.ends_with('-')
 }
 
 /// `my-cmake` -> `MyCmakePlatform`: never one of the SDK's names.
