@@ -41,8 +41,7 @@ pub fn all(plugin: &Path, runs: usize, runtime_only: bool) -> Result<()> {
         return Ok(());
     }
     eprintln!("[xtask] building xtask and hostbuild in the release profile (minutes the first time)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = std::process::Command::new(&cargo)
+    let built = std::process::Command::new(crate::plugins::cargo())
         .args(["build", "--quiet", "--locked", "--release", "-p", "xtask", "-p", "hostbuild"])
         .status()?;
     anyhow::ensure!(built.success(), "the release build failed");
@@ -120,7 +119,7 @@ pub fn ms(d: Duration) -> String {
 pub fn hostbuild_binary() -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().context("target dir")?;
-    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut build = std::process::Command::new(crate::plugins::cargo());
     build.args(["build", "--quiet", "-p", "hostbuild"]);
     if dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");

@@ -38,7 +38,8 @@ fn build_workspace(manifest: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> String {
+/// The cargo that runs xtask (`CARGO`), else the one on PATH.
+pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
